@@ -1,0 +1,40 @@
+"""The fallback cascade: low NLU confidence -> clarify with the top intents -> hand over to a person."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import consecutive_fallbacks, top_intents
+from actions.handoff import announce_handoff
+from actions.texts import INTENT_LABELS, label, text
+
+# Intents never offered as a guess: a button "out of scope" helps nobody.
+NOT_OFFERED = ("nlu_fallback", "out_of_scope", "request_human")
+
+
+def clarification_buttons(intent_ranking: List[dict], language: str) -> List[dict]:
+    """The top-2 understood intents as buttons, plus a way to reach a person."""
+    buttons = [{"title": label(INTENT_LABELS, name, language), "payload": f"/{name}"}
+               for name in top_intents(intent_ranking, k=2, exclude=NOT_OFFERED)
+               if name in INTENT_LABELS]
+    buttons.append({"title": text("clarify_human_button", language), "payload": "/request_human"})
+    return buttons
+
+
+class ActionFallbackCascade(Action):
+    def name(self) -> Text:
+        return "action_fallback_cascade"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = tracker.get_slot("language")
+        if consecutive_fallbacks(tracker.events) >= 2:
+            announce_handoff(dispatcher, tracker, "low_confidence")
+            return []
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        dispatcher.utter_message(text=text("clarify", language),
+                                 buttons=clarification_buttons(ranking, language))
+        return []

@@ -1,0 +1,1 @@
+"""Handoff of conversations from the bot to human agents."""

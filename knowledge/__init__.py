@@ -1,0 +1,1 @@
+"""Knowledge base: the FAQ corpus content editors maintain under data/faq/, and search over it."""

@@ -1,0 +1,1 @@
+"""Operating the product on one machine: training when needed, starting and stopping the services."""

@@ -1,0 +1,83 @@
+"""The processes that make up the product on one machine, built from Settings."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List
+
+from common.settings import Settings
+from ops.paths import RASA, ROOT, VENV_BIN
+from ops.training import rasa_env
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    argv: List[str]
+    port: int
+    health_url: str
+    url: str
+    env: Dict[str, str] = field(default_factory=dict)
+    # Rasa loads TensorFlow and the model: it needs far longer than the others to come up.
+    start_timeout: float = 60.0
+
+
+def rasa_api_token(settings: Settings) -> str:
+    """Token for Rasa's HTTP API: CS_RASA_TOKEN, else one generated once and kept in var/ (0600)."""
+    if os.environ.get("CS_RASA_TOKEN"):
+        return os.environ["CS_RASA_TOKEN"]
+    path = settings.var_dir / "secrets" / "rasa_api_token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Children see the same settings as the supervisor, whether they came from defaults or env.
+    common_env = {
+        "CS_HOST": settings.host,
+        "CS_RASA_PORT": str(settings.rasa_port),
+        "CS_ACTION_PORT": str(settings.action_port),
+        "CS_WEB_PORT": str(settings.web_port),
+        "CS_VAR_DIR": str(settings.var_dir),
+        "CS_FAQ_DIR": str(settings.faq_dir),
+        "CS_LOG_LEVEL": settings.log_level,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    rasa = ServiceSpec(
+        name="rasa",
+        argv=[str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+              "--credentials", "credentials.yml", "--interface", settings.host,
+              "--port", str(settings.rasa_port), "--cors", "*",
+              "--enable-api", "--auth-token", rasa_api_token(settings)],
+        port=settings.rasa_port,
+        health_url=f"{settings.rasa_url}/",
+        url=settings.rasa_url,
+        env={**rasa_env(), **common_env,
+             "CS_ACTION_ENDPOINT": f"{settings.action_url}/webhook",
+             "CS_TRACKER_DB": str(settings.var_dir / "rasa-tracker.sqlite3")},
+        start_timeout=180.0,
+    )
+    actions = ServiceSpec(
+        name="actions",
+        argv=[str(VENV_BIN / "python"), "-m", "actions", "--port", str(settings.action_port)],
+        port=settings.action_port,
+        health_url=f"{settings.action_url}/health",
+        url=settings.action_url,
+        env=common_env,
+    )
+    webchat = ServiceSpec(
+        name="web",
+        argv=[str(VENV_BIN / "python"), "-m", "web", "--port", str(settings.web_port)],
+        port=settings.web_port,
+        health_url=f"{settings.web_url}/health",
+        url=settings.web_url,
+        env=common_env,
+    )
+    return [actions, rasa, webchat]
