@@ -30,8 +30,10 @@ def detect_language(text: str) -> Optional[str]:
     """Return "zh", "en", or None when the text gives no evidence (digits, emoji, "ok").
 
     Mixed text goes to the language that carries more of it: "我的order到哪了" is Chinese,
-    "where is my 快递 now" is English.
+    "where is my 快递 now" is English. Button payloads ("/ask_logistics") say nothing.
     """
+    if (text or "").lstrip().startswith("/"):
+        return None  # a button payload ("/affirm"), not words the customer typed
     han = len(_HAN.findall(text or ""))
     words = [w.lower() for w in _LATIN_WORD.findall(text or "")]
     informative = [w for w in words if w not in _NEUTRAL]

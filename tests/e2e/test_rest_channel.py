@@ -1,0 +1,150 @@
+"""End-to-end conversations through the REST channel of the real Rasa server + action server."""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+import requests
+
+from ops.services import rasa_api_token
+from tests.e2e.chat import new_sender, rest_say, texts
+
+pytestmark = pytest.mark.e2e
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+REF = re.compile(r"H\d{6}")
+
+
+def is_chinese(text: str) -> bool:
+    return len(CJK.findall(text)) >= 4
+
+
+def handoff_rows(stack, sender: str) -> list:
+    with sqlite3.connect(stack.handoff_db) as db:
+        return db.execute("SELECT reason, language, summary_json FROM handoff_requests "
+                          "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+
+
+def parse(stack, text: str) -> dict:
+    token = rasa_api_token(stack.settings)
+    resp = requests.post(f"{stack.rasa_url}/model/parse", params={"token": token},
+                         json={"text": text}, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def test_chinese_conversation_remembers_order_number(stack):
+    me = new_sender("zh")
+    first = texts(rest_say(stack.rasa_url, me, "你好呀"))
+    assert len(first) == 2, first  # session welcome + greeting
+    assert all(is_chinese(t) for t in first)
+
+    ask = texts(rest_say(stack.rasa_url, me, "帮我看看订单现在是什么状态"))
+    assert any("订单号" in t for t in ask), ask
+
+    done = texts(rest_say(stack.rasa_url, me, "订单号是250317442809"))
+    assert any("250317442809" in t and REF.search(t) for t in done), done
+    assert all(is_chinese(t) for t in done)
+
+    # Second question about the same order: the number is not asked for again.
+    again = texts(rest_say(stack.rasa_url, me, "那快递现在到哪里了"))
+    assert not any("请提供您的订单号" in t for t in again), again
+    assert any("250317442809" in t and "物流" in t for t in again), again
+
+    bye = texts(rest_say(stack.rasa_url, me, "好的谢谢你"))
+    assert any("不客气" in t for t in bye), bye
+    reasons = [r[0] for r in handoff_rows(stack, me)]
+    assert reasons == ["order_request", "order_request"]
+
+
+def test_english_conversation(stack):
+    me = new_sender("en")
+    first = texts(rest_say(stack.rasa_url, me, "hello there"))
+    assert any("How can I help" in t for t in first), first
+
+    ask = texts(rest_say(stack.rasa_url, me, "I need to send back the jacket I bought"))
+    assert any("order number" in t for t in ask), ask
+
+    done = texts(rest_say(stack.rasa_url, me, "it's 241209337150"))
+    assert any("241209337150" in t and "return" in t for t in done), done
+    assert not any(is_chinese(t) for t in done)
+
+    challenge = texts(rest_say(stack.rasa_url, me, "wait, am I chatting with a real human?"))
+    assert any("virtual assistant" in t for t in challenge), challenge
+
+
+def test_mixed_language_message_is_answered_in_chinese(stack):
+    me = new_sender("mixed")
+    replies = texts(rest_say(stack.rasa_url, me, "我的order怎么还没发货"))
+    answer = replies[-1]
+    assert is_chinese(answer) and "订单号" in answer, replies
+
+
+def test_language_follows_the_customer(stack):
+    me = new_sender("switch")
+    assert not is_chinese(texts(rest_say(stack.rasa_url, me, "how much is shipping"))[-1])
+    assert is_chinese(texts(rest_say(stack.rasa_url, me, "运费怎么算"))[-1])
+
+
+def test_faq_answered_from_the_knowledge_base(stack):
+    me = new_sender("faq")
+    replies = texts(rest_say(stack.rasa_url, me, "你们支持哪些付款方式"))
+    assert any("微信支付" in t for t in replies), replies
+    replies = texts(rest_say(stack.rasa_url, me, "can I get an invoice for my purchase"))
+    assert any("invoice" in t.lower() and "My orders" in t for t in replies), replies
+
+
+def test_fallback_clarifies_then_hands_over(stack):
+    candidates = ["xxyyzz blorp", "qwzx vbnm plok", "zzq wkk jjf", "blarg fnord wibble",
+                  "ptkq zzv mmn", "hmmf grr bzzt"]
+    low = [c for c in candidates if parse(stack, c)["intent"]["name"] == "nlu_fallback"]
+    assert len(low) >= 2, f"expected low-confidence messages among {candidates}"
+    me = new_sender("fallback")
+    rest_say(stack.rasa_url, me, "hi", metadata={"language": "en"})
+
+    clarify = rest_say(stack.rasa_url, me, low[0])
+    buttons = clarify[-1].get("buttons", [])
+    assert "not sure" in clarify[-1]["text"], clarify
+    assert len(buttons) == 3 and buttons[-1]["payload"] == "/request_human", buttons
+    assert all(b["payload"].startswith("/") for b in buttons)
+
+    handed = texts(rest_say(stack.rasa_url, me, low[1]))
+    assert any("connect you to a person" in t and REF.search(t) for t in handed), handed
+    assert [r[0] for r in handoff_rows(stack, me)] == ["low_confidence"]
+
+
+def test_clarification_button_leads_on(stack):
+    me = new_sender("button")
+    rest_say(stack.rasa_url, me, "你好")
+    replies = texts(rest_say(stack.rasa_url, me, "/ask_logistics"))
+    assert any("订单号" in t for t in replies), replies  # payload did not switch to English
+
+
+def test_complaint_goes_to_a_person_with_summary(stack):
+    me = new_sender("complaint")
+    rest_say(stack.rasa_url, me, "我的手机号13812345678，订单240905118832")
+    replies = texts(rest_say(stack.rasa_url, me, "你们这服务太差劲了，我要投诉！"))
+    assert any("抱歉" in t for t in replies) and any(REF.search(t) for t in replies), replies
+    (reason, language, summary), = handoff_rows(stack, me)
+    assert (reason, language) == ("complaint", "zh")
+    assert "13812345678" not in summary and "138****5678" in summary
+    assert "240905118832" in summary
+
+
+def test_stop_leaves_the_form(stack):
+    me = new_sender("stop")
+    assert any("订单号" in t for t in texts(rest_say(stack.rasa_url, me, "我想申请退款")))
+    replies = texts(rest_say(stack.rasa_url, me, "算了不弄了"))
+    assert any("取消这个操作" in t for t in replies), replies
+    assert handoff_rows(stack, me) == []
+
+
+def test_faq_digression_inside_the_form_resumes_it(stack):
+    me = new_sender("digress")
+    assert any("订单号" in t for t in texts(rest_say(stack.rasa_url, me, "我要取消订单")))
+    replies = texts(rest_say(stack.rasa_url, me, "对了，退款一般多久能到账？"))
+    assert any("退款" in t and "工作日" in t for t in replies), replies
+    assert "订单号" in replies[-1], replies  # the form asks again
+    done = texts(rest_say(stack.rasa_url, me, "240711093356"))
+    assert any("240711093356" in t and "取消订单" in t for t in done), done
