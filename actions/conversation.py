@@ -21,9 +21,14 @@ def intent_history(events: Iterable[dict]) -> List[str]:
 
 
 def consecutive_fallbacks(events: Sequence[dict]) -> int:
-    """How many of the latest user messages in a row fell below the NLU confidence threshold."""
+    """How many of the latest user messages in a row, in this session, fell below the NLU
+    confidence threshold."""
     count = 0
-    for event in reversed(user_events(events)):
+    for event in reversed(list(events)):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") != "user":
+            continue
         if intent_of(event) != FALLBACK_INTENT:
             break
         count += 1

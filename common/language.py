@@ -6,6 +6,7 @@ slot) and by anything else that must answer in the customer's language.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Optional
 
 SUPPORTED = ("zh", "en")
@@ -34,8 +35,9 @@ def detect_language(text: str) -> Optional[str]:
     """
     if (text or "").lstrip().startswith("/"):
         return None  # a button payload ("/affirm"), not words the customer typed
-    han = len(_HAN.findall(text or ""))
-    words = [w.lower() for w in _LATIN_WORD.findall(text or "")]
+    text = unicodedata.normalize("NFKC", text or "")  # full-width "ｗｈｅｒｅ" -> "where"
+    han = len(_HAN.findall(text))
+    words = [w.lower() for w in _LATIN_WORD.findall(text)]
     informative = [w for w in words if w not in _NEUTRAL]
     if han == 0:
         return "en" if informative else None

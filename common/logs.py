@@ -11,6 +11,17 @@ from common.masking import mask_pii
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
+def _masked(value: object) -> object:
+    """Mask personal data in strings, also inside lists and dicts (e.g. slot values)."""
+    if isinstance(value, str):
+        return mask_pii(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and any `extra=` fields, masked."""
 
@@ -24,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = mask_pii(value) if isinstance(value, str) else value
+                entry[key] = _masked(value)
         if record.exc_info:
             entry["exc"] = mask_pii(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)

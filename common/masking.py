@@ -6,7 +6,9 @@ import re
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 # Mainland resident ID: 17 digits + digit or X.
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+# ASCII look-arounds, not \b: Chinese text runs straight into an address ("邮箱是abc@example.com").
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*"
+                    r"(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})(?![A-Za-z0-9-])")
 
 
 def mask_phone(phone: str) -> str:

@@ -1,0 +1,432 @@
+"""actions/*.py: the custom actions run for real with rasa_sdk Tracker and CollectingDispatcher.
+
+The handoff SQLite store goes to a temporary CS_VAR_DIR; the FAQ index is built from the real corpus.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecuted, BotUttered, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+import actions.faq
+import actions.handoff
+from actions.fallback import ActionFallbackCascade
+from actions.faq import ActionAnswerFaq
+from actions.handoff import ActionHandoff
+from actions.language import ActionDetectLanguage, ActionSessionStart, language_hint
+from actions.orders import ActionOrderFollowup
+from actions.texts import TEXTS
+from handoff.requests import HandoffRequestStore
+from knowledge.corpus import load_corpus
+from common.settings import ROOT
+
+FAQ = {e.id: e for e in load_corpus(ROOT / "data" / "faq")}
+REF = re.compile(r"H\d{6}")
+
+
+@pytest.fixture(autouse=True)
+def var_dir(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("CS_"):
+            monkeypatch.delenv(name)
+    var = tmp_path / "var"
+    monkeypatch.setenv("CS_VAR_DIR", str(var))
+    actions.handoff.request_store.cache_clear()
+    actions.faq.faq_index.cache_clear()
+    yield var
+    actions.handoff.request_store.cache_clear()
+    actions.faq.faq_index.cache_clear()
+
+
+@pytest.fixture
+def store(var_dir):
+    """A second, independent view of the database the actions write to."""
+    return HandoffRequestStore(var_dir / "handoff.sqlite3")
+
+
+def user_event(text, intent, confidence=0.95, ranking=None, metadata=None):
+    return {"event": "user", "text": text, "metadata": metadata or {},
+            "parse_data": {"text": text, "intent": {"name": intent, "confidence": confidence},
+                           "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+                           "entities": []}}
+
+
+def bot_event(text):
+    return {"event": "bot", "text": text}
+
+
+def make_tracker(events=(), slots=None, sender_id="unit-user", latest=None):
+    """A Tracker whose latest_message is the last user event (or `latest`)."""
+    events = list(events)
+    if latest is None:
+        users = [e for e in events if e["event"] == "user"]
+        latest = dict(users[-1]["parse_data"], metadata=users[-1].get("metadata", {})) if users else {}
+    return Tracker(sender_id, dict(slots or {}), latest, events, False, None, {}, "action_listen")
+
+
+async def run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain={})
+    return dispatcher.messages, events
+
+
+def texts_of(messages):
+    return [m["text"] for m in messages]
+
+
+# --- ActionDetectLanguage --------------------------------------------------------------------
+
+async def test_detect_language_chinese_sets_zh():
+    messages, events = await run(ActionDetectLanguage(), make_tracker([user_event("我的快递到哪了", "ask_logistics")]))
+    assert events == [SlotSet("language", "zh")]
+    assert messages == []
+
+
+async def test_detect_language_english_sets_en_over_previous_zh():
+    tracker = make_tracker([user_event("where is my parcel", "ask_logistics")], slots={"language": "zh"})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == [SlotSet("language", "en")]
+
+
+async def test_detect_language_same_as_previous_returns_nothing():
+    tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == []
+
+
+async def test_detect_language_neutral_word_keeps_previous():
+    tracker = make_tracker([user_event("ok", "affirm")], slots={"language": "en"})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == []
+    tracker = make_tracker([user_event("ok", "affirm")], slots={"language": "zh"})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == []
+
+
+async def test_detect_language_metadata_hint_without_evidence_or_previous():
+    tracker = make_tracker([user_event("ok", "affirm", metadata={"language": "en"})])
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == [SlotSet("language", "en")]
+
+
+async def test_detect_language_no_evidence_no_previous_no_hint_defaults_to_zh():
+    _, events = await run(ActionDetectLanguage(), make_tracker([user_event("13812345678", "inform")]))
+    assert events == [SlotSet("language", "zh")]
+
+
+async def test_detect_language_session_metadata_hint():
+    tracker = make_tracker([user_event("👍", "affirm")],
+                           slots={"session_started_metadata": {"customData": {"language": "en-GB"}}})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == [SlotSet("language", "en")]
+
+
+async def test_detect_language_text_beats_metadata_hint():
+    tracker = make_tracker([user_event("我要退货", "request_return", metadata={"language": "en"})])
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == [SlotSet("language", "zh")]
+
+
+@pytest.mark.parametrize("payload", ["/affirm", "/request_human", "/ask_order_status"])
+async def test_detect_language_button_click_keeps_chinese(payload):
+    # Rasa puts the payload in the message text when a button is clicked.
+    intent = payload[1:]
+    tracker = make_tracker([user_event(payload, intent)], slots={"language": "zh"})
+    _, events = await run(ActionDetectLanguage(), tracker)
+    assert events == []
+
+
+def test_language_hint_variants():
+    assert language_hint({"language": "EN"}) == "en"
+    assert language_hint({"language": "zh-CN"}) == "zh"
+    assert language_hint({"customData": {"language": "en-US"}}) == "en"
+    assert language_hint({"language": "fr", "customData": {"language": "en"}}) == "en"
+    assert language_hint({"language": "fr"}) is None
+    assert language_hint({"customData": "en"}) is None
+    assert language_hint(None) is None
+    assert language_hint("en") is None
+
+
+# --- ActionSessionStart ----------------------------------------------------------------------
+
+async def test_session_start_carries_language_and_greets_in_it():
+    tracker = make_tracker([user_event("hello there", "greet")], slots={"language": "en"})
+    messages, events = await run(ActionSessionStart(), tracker)
+    assert events[0] == SessionStarted()
+    assert SlotSet("language", "en") in events
+    assert events[-2] == ActionExecuted("action_listen")
+    assert events[-1]["event"] == "bot"
+    assert events[-1]["text"] == TEXTS["session_welcome"]["en"]
+    assert messages == []  # greeting returned as an event, not through the dispatcher
+
+
+async def test_session_start_chinese_greeting():
+    _, events = await run(ActionSessionStart(), make_tracker(slots={"language": "zh"}))
+    assert events[0] == SessionStarted()
+    assert events.count(SlotSet("language", "zh")) == 1
+    assert events[-1] == BotUttered(text=TEXTS["session_welcome"]["zh"])
+
+
+async def test_session_start_bilingual_when_language_unknown():
+    _, events = await run(ActionSessionStart(), make_tracker())
+    assert events[0] == SessionStarted()
+    assert not any(e.get("event") == "slot" and e.get("name") == "language" for e in events)
+    greeting = events[-1]["text"]
+    assert greeting == TEXTS["session_welcome_bilingual"]["zh"]
+    assert re.search(r"[\u4e00-\u9fff]", greeting) and "assistant" in greeting
+
+
+async def test_session_start_uses_session_metadata_hint():
+    tracker = make_tracker(slots={"session_started_metadata": {"customData": {"language": "en"}}})
+    _, events = await run(ActionSessionStart(), tracker)
+    assert events[0] == SessionStarted()
+    assert events.count(SlotSet("language", "en")) == 1
+    assert events[-1]["text"] == TEXTS["session_welcome"]["en"]
+
+
+async def test_session_start_known_language_beats_metadata_hint():
+    tracker = make_tracker(slots={"language": "zh",
+                                  "session_started_metadata": {"customData": {"language": "en"}}})
+    _, events = await run(ActionSessionStart(), tracker)
+    assert SlotSet("language", "en") not in events
+    assert events[-1]["text"] == TEXTS["session_welcome"]["zh"]
+
+
+# --- ActionFallbackCascade -------------------------------------------------------------------
+
+RANKING = [
+    {"name": "nlu_fallback", "confidence": 0.7},
+    {"name": "out_of_scope", "confidence": 0.35},
+    {"name": "request_human", "confidence": 0.3},
+    {"name": "ask_logistics", "confidence": 0.2},
+    {"name": "ask_order_status", "confidence": 0.25},
+    {"name": "greet", "confidence": 0.05},
+]
+
+
+def fallback_event(text="嗯那个东西", ranking=RANKING):
+    return user_event(text, "nlu_fallback", 0.7, ranking=ranking)
+
+
+async def test_first_fallback_asks_for_clarification_in_chinese(store):
+    tracker = make_tracker([user_event("你好", "greet"), bot_event("您好"), fallback_event()],
+                           slots={"language": "zh"})
+    messages, events = await run(ActionFallbackCascade(), tracker)
+    assert events == []
+    [message] = messages
+    assert message["text"] == TEXTS["clarify"]["zh"]
+    assert message["buttons"] == [
+        {"title": "查询订单状态", "payload": "/ask_order_status"},
+        {"title": "查询物流进度", "payload": "/ask_logistics"},
+        {"title": "转人工客服", "payload": "/request_human"},
+    ]
+    assert store.for_sender("unit-user") == []
+
+
+async def test_first_fallback_buttons_in_english():
+    tracker = make_tracker([fallback_event("erm the thing")], slots={"language": "en"})
+    [message], _ = await run(ActionFallbackCascade(), tracker)
+    assert message["text"] == TEXTS["clarify"]["en"]
+    assert [b["title"] for b in message["buttons"]] == \
+        ["Check an order's status", "Track a delivery", "Talk to a person"]
+    assert [b["payload"] for b in message["buttons"]] == \
+        ["/ask_order_status", "/ask_logistics", "/request_human"]
+
+
+async def test_fallback_after_an_understood_message_clarifies_again(store):
+    events = [fallback_event(), bot_event("?"), user_event("运费怎么算", "ask_faq"), bot_event("..."),
+              fallback_event()]
+    messages, _ = await run(ActionFallbackCascade(), make_tracker(events, slots={"language": "zh"}))
+    assert len(messages[0]["buttons"]) == 3
+    assert store.for_sender("unit-user") == []
+
+
+async def test_second_consecutive_fallback_hands_over(store):
+    events = [user_event("我的手机13812345678", "inform"), bot_event("好的"),
+              fallback_event("嗯那个"), bot_event(TEXTS["clarify"]["zh"]), fallback_event("就是那个啊")]
+    tracker = make_tracker(events, slots={"language": "zh"}, sender_id="fb-user")
+    messages, returned = await run(ActionFallbackCascade(), tracker)
+    assert returned == []
+    [message] = messages
+    assert "H000001" in message["text"]
+    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
+    assert not message["buttons"]
+    [row] = store.for_sender("fb-user")
+    assert row.id == 1
+    assert row.request.reason == "low_confidence"
+    assert row.request.language == "zh"
+    assert row.request.intents == ["inform", "nlu_fallback", "nlu_fallback"]
+    assert row.request.transcript[0] == {"role": "customer", "text": "我的手机138****5678"}
+    assert row.request.transcript[-1] == {"role": "customer", "text": "就是那个啊"}
+
+
+async def test_second_fallback_handoff_in_english(store):
+    events = [fallback_event("erm"), bot_event("?"), fallback_event("the thing")]
+    [message], _ = await run(ActionFallbackCascade(), make_tracker(events, slots={"language": "en"}))
+    assert message["text"] == TEXTS["handoff"]["en"].format(ref="H000001")
+    [row] = store.for_sender("unit-user")
+    assert row.request.language == "en"
+
+
+# --- ActionHandoff ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("intent, reason", [
+    ("request_human", "customer_request"),
+    ("complain", "complaint"),
+    ("nlu_fallback", "low_confidence"),
+    ("greet", "customer_request"),
+])
+async def test_handoff_reason_from_latest_intent(store, intent, reason):
+    tracker = make_tracker([user_event("你好", "greet"), user_event("帮帮我", intent)],
+                           slots={"language": "zh"})
+    [message], events = await run(ActionHandoff(), tracker)
+    assert events == []
+    ref = REF.search(message["text"]).group()
+    [row] = store.for_sender("unit-user")
+    assert ref == f"H{row.id:06d}"
+    assert row.request.reason == reason
+
+
+async def test_handoff_masks_transcript_and_phone_slot(store):
+    events = [user_event("我的手机号是13812345678，订单241106329572", "inform"),
+              bot_event("已记录 13812345678"),
+              user_event("转人工", "request_human")]
+    tracker = make_tracker(events, slots={"language": "zh", "phone": "13812345678",
+                                          "order_number": "241106329572"}, sender_id="h-user")
+    [message], _ = await run(ActionHandoff(), tracker)
+    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
+    [row] = store.for_sender("h-user")
+    req = row.request
+    assert req.slots == {"order_number": "241106329572", "phone": "138****5678"}
+    assert req.transcript == [
+        {"role": "customer", "text": "我的手机号是138****5678，订单241106329572"},
+        {"role": "bot", "text": "已记录 138****5678"},
+        {"role": "customer", "text": "转人工"},
+    ]
+    assert req.intents == ["inform", "request_human"]
+    assert "13812345678" not in repr(row)
+
+
+async def test_handoff_empty_slots_not_stored_and_language_defaults_to_zh(store):
+    [message], _ = await run(ActionHandoff(), make_tracker([user_event("human please", "request_human")]))
+    [row] = store.for_sender("unit-user")
+    assert row.request.slots == {}
+    assert row.request.language == "zh"
+    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
+
+
+async def test_handoff_refs_increase(store):
+    tracker = make_tracker([user_event("complain", "complain")], slots={"language": "en"})
+    first, _ = await run(ActionHandoff(), tracker)
+    second, _ = await run(ActionHandoff(), tracker)
+    assert "H000001" in first[0]["text"]
+    assert "H000002" in second[0]["text"]
+    assert len(store.for_sender("unit-user")) == 2
+
+
+async def test_handoff_storage_failure_tells_customer(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("CS_VAR_DIR", str(blocker))  # the store cannot create its folder here
+    actions.handoff.request_store.cache_clear()
+    [message], events = await run(ActionHandoff(), make_tracker([user_event("转人工", "request_human")],
+                                                                slots={"language": "zh"}))
+    assert events == []
+    assert message["text"] == TEXTS["handoff_failed"]["zh"]
+    assert not REF.search(message["text"])
+
+
+# --- ActionOrderFollowup ---------------------------------------------------------------------
+
+async def test_order_followup_topic_from_latest_order_intent(store):
+    events = [user_event("我想取消订单", "cancel_order"), bot_event("请提供订单号"),
+              user_event("查物流", "ask_logistics"), bot_event("请提供订单号"),
+              user_event("241106329572", "inform")]
+    tracker = make_tracker(events, slots={"language": "zh", "order_number": "241106329572"},
+                           sender_id="o-user")
+    [message], returned = await run(ActionOrderFollowup(), tracker)
+    assert returned == []
+    text = message["text"]
+    assert "241106329572" in text
+    assert "查询物流" in text and "取消订单" not in text
+    assert "H000001" in text
+    [row] = store.for_sender("o-user")
+    assert row.request.reason == "order_request"
+    assert row.request.slots == {"order_number": "241106329572"}
+
+
+async def test_order_followup_english_and_default_topic(store):
+    tracker = make_tracker([user_event("250101284639", "inform")],
+                           slots={"language": "en", "order_number": "250101284639"})
+    [message], _ = await run(ActionOrderFollowup(), tracker)
+    assert message["text"] == TEXTS["order_followup"]["en"].format(
+        order="250101284639", topic="order status", ref="H000001")
+    [row] = store.for_sender("unit-user")
+    assert row.request.reason == "order_request"
+
+
+async def test_order_followup_return_topic_in_english(store):
+    events = [user_event("I want to return this", "request_return"), user_event("250101284639", "inform")]
+    tracker = make_tracker(events, slots={"language": "en", "order_number": "250101284639"})
+    [message], _ = await run(ActionOrderFollowup(), tracker)
+    assert "(return or exchange)" in message["text"]
+
+
+# --- ActionAnswerFaq -------------------------------------------------------------------------
+
+async def test_faq_chinese_answer():
+    tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
+    [message], events = await run(ActionAnswerFaq(), tracker)
+    assert events == []
+    assert message["text"] == FAQ["shipping-fee"].answer["zh"]
+
+
+async def test_faq_english_answer():
+    tracker = make_tracker([user_event("How much is shipping?", "ask_faq")], slots={"language": "en"})
+    [message], _ = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == FAQ["shipping-fee"].answer["en"]
+
+
+async def test_faq_answer_follows_slot_language_not_query_language():
+    tracker = make_tracker([user_event("可以开发票吗", "ask_faq")], slots={"language": "en"})
+    [message], _ = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == FAQ["invoice"].answer["en"]
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_faq_gibberish_gets_not_found(language):
+    tracker = make_tracker([user_event("xqzv blorp", "ask_faq")], slots={"language": language})
+    [message], _ = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == TEXTS["faq_none"][language]
+
+
+async def test_faq_unrelated_question_gets_not_found():
+    tracker = make_tracker([user_event("今天天气怎么样", "ask_faq")], slots={"language": "zh"})
+    [message], _ = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == TEXTS["faq_none"]["zh"]
+
+
+async def test_faq_threshold_read_from_environment(monkeypatch):
+    tracker = make_tracker([user_event("how much does delivery cost", "ask_faq")], slots={"language": "en"})
+    [answered], _ = await run(ActionAnswerFaq(), tracker)
+    assert answered["text"] in (FAQ["delivery-time"].answer["en"], FAQ["shipping-fee"].answer["en"])
+    monkeypatch.setenv("CS_FAQ_ANSWER_THRESHOLD", "0.95")
+    [refused], _ = await run(ActionAnswerFaq(), tracker)
+    assert refused["text"] == TEXTS["faq_none"]["en"]
+
+
+async def test_faq_corpus_folder_read_from_environment(tmp_path, monkeypatch):
+    faq = tmp_path / "faq"
+    faq.mkdir()
+    (faq / "one.yml").write_text(
+        "- id: only-one\n  category: c\n  questions: [运费怎么算]\n  answer: {zh: 测试答案, en: test answer}\n",
+        encoding="utf-8")
+    monkeypatch.setenv("CS_FAQ_DIR", str(faq))
+    actions.faq.faq_index.cache_clear()
+    tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
+    [message], _ = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == "测试答案"

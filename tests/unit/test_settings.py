@@ -1,0 +1,153 @@
+"""common/settings.py: Settings.from_env with defaults, overrides and validation errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.settings import ROOT, ConfigError, Settings
+
+
+def test_root_is_the_repository_root():
+    assert (ROOT / "pyproject.toml").is_file()
+    assert (ROOT / "common" / "settings.py").is_file()
+
+
+def test_defaults_with_empty_environment():
+    s = Settings.from_env({})
+    assert s.host == "127.0.0.1"
+    assert (s.rasa_port, s.action_port, s.web_port) == (5005, 5055, 8080)
+    assert s.var_dir == ROOT / "var"
+    assert s.faq_dir == ROOT / "data" / "faq"
+    assert s.faq_answer_threshold == 0.45
+    assert s.log_level == "INFO"
+    assert s.handoff_db == ROOT / "var" / "handoff.sqlite3"
+    assert s.rasa_url == "http://127.0.0.1:5005"
+    assert s.action_url == "http://127.0.0.1:5055"
+    assert s.web_url == "http://127.0.0.1:8080"
+
+
+def test_unrelated_and_empty_variables_are_ignored():
+    s = Settings.from_env({"CS_RASA_PORT": "", "RASA_PORT": "1", "PATH": "/bin", "CS_HOST": ""})
+    assert s.rasa_port == 5005
+    assert s.host == "127.0.0.1"
+
+
+def test_int_float_and_str_overrides():
+    s = Settings.from_env({"CS_HOST": "0.0.0.0", "CS_RASA_PORT": "6005", "CS_ACTION_PORT": "6055",
+                           "CS_WEB_PORT": "9090", "CS_FAQ_ANSWER_THRESHOLD": "0.7",
+                           "CS_LOG_LEVEL": "DEBUG"})
+    assert s.host == "0.0.0.0"
+    assert isinstance(s.rasa_port, int) and s.rasa_port == 6005
+    assert s.action_port == 6055 and s.web_port == 9090
+    assert isinstance(s.faq_answer_threshold, float) and s.faq_answer_threshold == 0.7
+    assert s.log_level == "DEBUG"
+    assert s.rasa_url == "http://0.0.0.0:6005"
+    assert s.web_url == "http://0.0.0.0:9090"
+
+
+def test_threshold_of_exactly_one_is_allowed():
+    assert Settings.from_env({"CS_FAQ_ANSWER_THRESHOLD": "1"}).faq_answer_threshold == 1.0
+
+
+def test_lower_case_log_level_is_accepted():
+    assert Settings.from_env({"CS_LOG_LEVEL": "warning"}).log_level == "warning"
+
+
+def test_relative_paths_resolve_under_the_repo_root():
+    s = Settings.from_env({"CS_VAR_DIR": "tmp/state", "CS_FAQ_DIR": "data/faq"})
+    assert isinstance(s.var_dir, Path)
+    assert s.var_dir == ROOT / "tmp" / "state"
+    assert s.faq_dir == ROOT / "data" / "faq"
+    assert s.handoff_db == ROOT / "tmp" / "state" / "handoff.sqlite3"
+
+
+def test_absolute_path_is_kept(tmp_path):
+    s = Settings.from_env({"CS_VAR_DIR": str(tmp_path)})
+    assert s.var_dir == tmp_path
+    assert s.handoff_db == tmp_path / "handoff.sqlite3"
+
+
+def test_home_path_is_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    s = Settings.from_env({"CS_VAR_DIR": "~/cs"})
+    assert s.var_dir == tmp_path / "cs"
+
+
+def test_reads_os_environ_when_no_mapping_given(monkeypatch):
+    monkeypatch.setenv("CS_WEB_PORT", "8181")
+    assert Settings.from_env().web_port == 8181
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("CS_RASA_PORT", "abc"),
+    ("CS_ACTION_PORT", "50.5"),
+    ("CS_WEB_PORT", "8080x"),
+    ("CS_FAQ_ANSWER_THRESHOLD", "high"),
+])
+def test_malformed_numbers_raise_with_variable_name(name, raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({name: raw})
+    assert name in str(err.value)
+    assert raw in str(err.value)
+
+
+def test_bad_int_message_names_the_type():
+    with pytest.raises(ConfigError, match=r"CS_RASA_PORT='abc'.*int"):
+        Settings.from_env({"CS_RASA_PORT": "abc"})
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("CS_RASA_PORT", "0"),
+    ("CS_ACTION_PORT", "65536"),
+    ("CS_WEB_PORT", "-1"),
+    ("CS_RASA_PORT", "100000"),
+])
+def test_port_out_of_range(name, raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({name: raw})
+    assert f"{name}={int(raw)}" in str(err.value)
+    assert "65535" in str(err.value)
+
+
+def test_port_boundaries_are_allowed():
+    s = Settings.from_env({"CS_RASA_PORT": "1", "CS_ACTION_PORT": "65535"})
+    assert (s.rasa_port, s.action_port) == (1, 65535)
+
+
+def test_equal_ports_raise():
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_WEB_PORT": "5005"})
+    message = str(err.value)
+    assert "differ" in message
+    assert "CS_WEB_PORT" in message and "CS_RASA_PORT" in message
+
+
+def test_equal_ports_checked_on_direct_validate():
+    with pytest.raises(ConfigError):
+        Settings(rasa_port=7000, action_port=7000, web_port=7001).validate()
+
+
+@pytest.mark.parametrize("raw", ["0", "-0.1", "1.01", "2", "nan"])
+def test_threshold_out_of_range(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_FAQ_ANSWER_THRESHOLD": raw})
+    assert "CS_FAQ_ANSWER_THRESHOLD" in str(err.value)
+
+
+@pytest.mark.parametrize("raw", ["VERBOSE", "trace", "CRITICAL", "info2"])
+def test_bad_log_level(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_LOG_LEVEL": raw})
+    assert "CS_LOG_LEVEL" in str(err.value)
+    assert raw in str(err.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_settings_are_immutable():
+    s = Settings.from_env({})
+    with pytest.raises(Exception):
+        s.rasa_port = 1  # type: ignore[misc]
