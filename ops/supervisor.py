@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from ops.services import ServiceSpec
 
@@ -57,14 +57,22 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop_groups(pgids: List[int], grace: float = 10.0) -> None:
+def _stop_groups(pgids: List[int], grace: float = 10.0,
+                 own: Iterable[subprocess.Popen] = ()) -> None:
+    """SIGTERM each process group, SIGKILL what is left after `grace` seconds. `own` are our
+    direct children: they are reaped while waiting, or their zombies would look alive."""
+    own = list(own)
     for pgid in pgids:
         try:
             os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_group_alive(p) for p in pgids):
+    while time.monotonic() < deadline:
+        for proc in own:
+            proc.poll()
+        if not any(_group_alive(p) for p in pgids):
+            break
         time.sleep(0.1)
     for pgid in pgids:
         if _group_alive(pgid):
@@ -130,8 +138,9 @@ class Supervisor:
                            f"{spec.start_timeout:.0f} s:\n" + self.log_tail(spec.name))
 
     def stop(self) -> None:
-        pgids = [p.pid for p in self.procs.values() if p.poll() is None]
-        _stop_groups(list(reversed(pgids)))
+        # Whole groups, even when the leader already exited: its children may still run.
+        pgids = [p.pid for p in self.procs.values()]
+        _stop_groups(list(reversed(pgids)), own=self.procs.values())
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=1)

@@ -10,7 +10,7 @@ The encoder is the pure-numpy port shipped in the `fast-universal-sentence-encod
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent

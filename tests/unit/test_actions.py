@@ -20,9 +20,9 @@ from actions.handoff import ActionHandoff
 from actions.language import ActionDetectLanguage, ActionSessionStart, language_hint
 from actions.orders import ActionOrderFollowup
 from actions.texts import TEXTS
+from common.settings import ROOT
 from handoff.requests import HandoffRequestStore
 from knowledge.corpus import load_corpus
-from common.settings import ROOT
 
 FAQ = {e.id: e for e in load_corpus(ROOT / "data" / "faq")}
 REF = re.compile(r"H\d{6}")

@@ -62,7 +62,7 @@ def test_ids_increase(store):
     assert ids == sorted(ids)
     assert len(set(ids)) == 4
     assert ids[0] >= 1
-    assert all(b > a for a, b in zip(ids, ids[1:]))
+    assert all(b > a for a, b in zip(ids, ids[1:], strict=False))
 
 
 def test_for_sender_returns_only_that_sender_in_order(store):

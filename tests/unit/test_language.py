@@ -5,7 +5,6 @@ import pytest
 
 from common.language import DEFAULT_LANGUAGE, choose_language, detect_language, pick
 
-
 # --- detect_language -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", ["你好", "我的订单到哪了？", "运费怎么算", "请帮我转人工客服。"])

@@ -5,7 +5,6 @@ import pytest
 
 from common.masking import mask_phone, mask_pii
 
-
 # --- mask_phone ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("phone, masked", [

@@ -1,6 +1,7 @@
 """common/settings.py: Settings.from_env with defaults, overrides and validation errors."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -149,5 +150,5 @@ def test_config_error_is_a_value_error():
 
 def test_settings_are_immutable():
     s = Settings.from_env({})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.rasa_port = 1  # type: ignore[misc]
