@@ -34,6 +34,10 @@ def main() -> None:
 
     executor = ActionExecutor()
     executor.register_package("actions")
+
+    from actions.faq import knowledge
+
+    knowledge().load_now()  # encoders and index load before the first request, not during it
     run(executor, port=args.port)
 
 

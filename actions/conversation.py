@@ -22,10 +22,12 @@ def intent_history(events: Iterable[dict]) -> List[str]:
 
 def consecutive_fallbacks(events: Sequence[dict]) -> int:
     """How many of the latest user messages in a row, in this session, fell below the NLU
-    confidence threshold."""
+    confidence threshold and were not answered by the knowledge base."""
     count = 0
     for event in reversed(list(events)):
         if event.get("event") == "session_started":
+            break
+        if event.get("event") == "slot" and event.get("name") == "kb_answered" and event.get("value"):
             break
         if event.get("event") != "user":
             continue

@@ -1,4 +1,5 @@
-"""The fallback cascade: low NLU confidence -> clarify with the top intents -> hand over to a person."""
+"""The fallback cascade for a message the NLU did not understand confidently:
+knowledge base (answer, or suggest its top questions) -> clarify with the top intents -> a person."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -8,6 +9,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import consecutive_fallbacks, top_intents
+from actions.faq import answer, lookup, suggestion_buttons
 from actions.handoff import announce_handoff
 from actions.texts import INTENT_LABELS, label, text
 
@@ -31,8 +33,15 @@ class ActionFallbackCascade(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = tracker.get_slot("language")
+        decision = await lookup(tracker, "fallback")
+        if decision.kind == "answer":
+            return answer(dispatcher, decision.best.entry, language)
         if consecutive_fallbacks(tracker.events) >= 2:
             announce_handoff(dispatcher, tracker, "low_confidence")
+            return []
+        if decision.kind == "suggest":
+            dispatcher.utter_message(text=text("faq_suggest", language),
+                                     buttons=suggestion_buttons(decision.hits, language))
             return []
         ranking = tracker.latest_message.get("intent_ranking") or []
         dispatcher.utter_message(text=text("clarify", language),

@@ -33,6 +33,10 @@ TEXTS = {
         "en": "I've noted order {order} ({topic}). Until online order lookups are connected, I've passed this "
               "to an agent (ref {ref}) who will get back to you.",
     },
+    "faq_suggest": {
+        "zh": "您是想问下面哪个问题？",
+        "en": "Is your question one of these?",
+    },
     "faq_none": {
         "zh": "抱歉，知识库里暂时没有找到这个问题的答案。您可以换个说法，或者说“转人工”。",
         "en": "Sorry, I couldn't find an answer to that in our help centre. Try rephrasing, or say "

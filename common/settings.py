@@ -27,9 +27,20 @@ class Settings:
     # Runtime state (databases, logs, pid files); git-ignored.
     var_dir: Path = ROOT / "var"
     faq_dir: Path = ROOT / "data" / "faq"
-    # FAQ answers scoring at least this are given directly (0..1).
-    faq_answer_threshold: float = 0.45
+    # Knowledge base: index root (versions + CURRENT pointer), encoder spec (knowledge/encoders.py),
+    # build-time adaptation of sentence-transformers parts, and the decision thresholds (0..1) tuned
+    # with `python -m knowledge eval --sweep` (see bench/kb/README.md).
+    kb_dir: Path = ROOT / "var" / "kb"
+    kb_encoder: str = "use+minilm"
+    kb_adapt_epochs: int = 2
+    kb_answer_threshold: float = 0.5
+    kb_suggest_threshold: float = 0.3
+    kb_hybrid_weight: float = 0.0
     log_level: str = "INFO"
+
+    @property
+    def kb_log_db(self) -> Path:
+        return self.var_dir / "kb-queries.sqlite3"
 
     @property
     def handoff_db(self) -> Path:
@@ -46,6 +57,10 @@ class Settings:
     @property
     def web_url(self) -> str:
         return f"http://{self.host}:{self.web_port}"
+
+    def to_env(self) -> dict:
+        """The CS_* variables that reproduce these settings in a child process."""
+        return {f"CS_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -69,9 +84,36 @@ class Settings:
                 raise ConfigError(f"{name}={port}: a port must be between 1 and 65535")
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ, got {ports}")
-        if not 0.0 < self.faq_answer_threshold <= 1.0:
-            raise ConfigError(
-                f"CS_FAQ_ANSWER_THRESHOLD={self.faq_answer_threshold}: must be in (0, 1]")
+        if not 0.0 < self.kb_answer_threshold <= 1.0:
+            raise ConfigError(f"CS_KB_ANSWER_THRESHOLD={self.kb_answer_threshold}: must be in (0, 1]")
+        if not 0.0 <= self.kb_suggest_threshold <= self.kb_answer_threshold:
+            raise ConfigError(f"CS_KB_SUGGEST_THRESHOLD={self.kb_suggest_threshold}: must be between 0 and "
+                              f"CS_KB_ANSWER_THRESHOLD ({self.kb_answer_threshold})")
+        if not 0.0 <= self.kb_hybrid_weight < 1.0:
+            raise ConfigError(f"CS_KB_HYBRID_WEIGHT={self.kb_hybrid_weight}: must be in [0, 1)")
+        if not 0 <= self.kb_adapt_epochs <= 20:
+            raise ConfigError(f"CS_KB_ADAPT_EPOCHS={self.kb_adapt_epochs}: must be between 0 and 20")
+        from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
+
+        try:
+            for part in spec_parts(self.kb_encoder):
+                if part not in ("use", "minilm") and not part.startswith("st:"):
+                    raise EncoderError(f"unknown encoder {part!r}")
+        except EncoderError as exc:
+            raise ConfigError(f"CS_KB_ENCODER={self.kb_encoder!r}: {exc}; use 'use', 'minilm', "
+                              "'st:<local model path>' or parts joined with '+'") from None
+
+    @property
+    def kb_thresholds(self):
+        from knowledge.search import Thresholds
+
+        return Thresholds(answer=self.kb_answer_threshold, suggest=self.kb_suggest_threshold)
+
+    @property
+    def kb_build_options(self):
+        from knowledge.index import BuildOptions
+
+        return BuildOptions(encoder=self.kb_encoder, adapt_epochs=self.kb_adapt_epochs)
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(
                 f"CS_LOG_LEVEL={self.log_level}: use DEBUG, INFO, WARNING or ERROR")

@@ -6,6 +6,8 @@ import sys
 import time
 
 from common.settings import ConfigError, Settings
+from knowledge.corpus import CorpusError
+from ops.knowledge import ensure_index
 from ops.services import build_services
 from ops.supervisor import StartupError, Supervisor
 from ops.training import ensure_model
@@ -22,6 +24,12 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     model = ensure_model()
+    try:
+        ensure_index(settings)
+    except CorpusError as exc:
+        print(f"error in the FAQ corpus: {exc}\nfix it (python -m knowledge validate lists every problem)",
+              file=sys.stderr)
+        return 1
     specs = build_services(settings, model)
     supervisor = Supervisor(specs, settings.var_dir, settings.host)
     signal.signal(signal.SIGTERM, _raise_interrupt)

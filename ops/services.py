@@ -40,13 +40,7 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Children see the same settings as the supervisor, whether they came from defaults or env.
     common_env = {
-        "CS_HOST": settings.host,
-        "CS_RASA_PORT": str(settings.rasa_port),
-        "CS_ACTION_PORT": str(settings.action_port),
-        "CS_WEB_PORT": str(settings.web_port),
-        "CS_VAR_DIR": str(settings.var_dir),
-        "CS_FAQ_DIR": str(settings.faq_dir),
-        "CS_LOG_LEVEL": settings.log_level,
+        **settings.to_env(),
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }

@@ -8,6 +8,7 @@ from typing import Iterator
 import pytest
 
 from common.settings import Settings
+from ops.knowledge import ensure_index
 from ops.services import build_services
 from ops.supervisor import Supervisor
 from ops.training import ensure_model
@@ -48,6 +49,7 @@ def stack(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     """All services of the product, started by the real supervisor on free ports, fresh state."""
     settings = Settings(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
                         var_dir=tmp_path_factory.mktemp("var"))
+    ensure_index(settings, quiet=True)  # the index of data/faq, shared with `make run` (var/kb)
     supervisor = Supervisor(build_services(settings, model), settings.var_dir, settings.host)
     supervisor.start()
     try:
