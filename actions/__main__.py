@@ -36,7 +36,9 @@ def main() -> None:
     executor.register_package("actions")
 
     from actions.faq import knowledge
+    from knowledge.encoders import serving_mode
 
+    serving_mode()
     knowledge().load_now()  # encoders and index load before the first request, not during it
     run(executor, port=args.port)
 

@@ -32,9 +32,9 @@ class Settings:
     # with `python -m knowledge eval --sweep` (see bench/kb/README.md).
     kb_dir: Path = ROOT / "var" / "kb"
     kb_encoder: str = "use+minilm"
-    kb_adapt_epochs: int = 2
-    kb_answer_threshold: float = 0.5
-    kb_suggest_threshold: float = 0.3
+    kb_adapt_epochs: int = 0
+    kb_answer_threshold: float = 0.22
+    kb_suggest_threshold: float = 0.12
     kb_hybrid_weight: float = 0.0
     log_level: str = "INFO"
 

@@ -149,6 +149,18 @@ class ConcatEncoder:
         return combine([p.encode(texts, batch_size) for p in self.parts])
 
 
+def serving_mode() -> None:
+    """One BLAS thread for the numpy parts of query encoding in a serving process.
+
+    One query is too small to share across cores; with several BLAS threads, OpenBLAS workers spin
+    while torch runs the next part and the two fight over 2 cores. Measured with use+minilm per query:
+    p50 16 ms / p99 128 ms with the default threads, 7.6 ms / 8.1 ms with one.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def spec_parts(spec: str) -> List[str]:
     parts = [p.strip() for p in spec.split("+")]
     if not all(parts):

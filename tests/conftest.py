@@ -1,6 +1,7 @@
 """Shared fixtures: the trained model and a real running stack (Rasa + action server + web page)."""
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 from typing import Iterator
@@ -43,13 +44,25 @@ class Stack:
     def handoff_db(self) -> Path:
         return self.settings.handoff_db
 
+    def knowledge_base(self):
+        """The live index of the running stack, opened in the test process (same files, same encoder)."""
+        from knowledge.index import open_current
+        from knowledge.search import KnowledgeBase
+
+        version = open_current(self.settings.kb_dir)
+        return KnowledgeBase(version, version.query_encoder(), self.settings.kb_hybrid_weight)
+
 
 @pytest.fixture(scope="session")
 def stack(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """All services of the product, started by the real supervisor on free ports, fresh state."""
+    var_dir = tmp_path_factory.mktemp("var")
+    # A copy of the FAQ corpus, so that tests can edit it and publish while the stack runs.
+    faq_dir = var_dir / "faq"
+    shutil.copytree(Settings().faq_dir, faq_dir)
     settings = Settings(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                        var_dir=tmp_path_factory.mktemp("var"))
-    ensure_index(settings, quiet=True)  # the index of data/faq, shared with `make run` (var/kb)
+                        var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb")
+    ensure_index(settings, quiet=True)
     supervisor = Supervisor(build_services(settings, model), settings.var_dir, settings.host)
     supervisor.start()
     try:

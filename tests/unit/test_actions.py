@@ -1,6 +1,7 @@
 """actions/*.py: the custom actions run for real with rasa_sdk Tracker and CollectingDispatcher.
 
-The handoff SQLite store goes to a temporary CS_VAR_DIR; the FAQ index is built from the real corpus.
+The handoff SQLite store goes to a temporary CS_VAR_DIR; the knowledge-base index is built once per
+session from the real corpus with the configured encoder (real FAISS, real models).
 """
 from __future__ import annotations
 
@@ -20,26 +21,41 @@ from actions.handoff import ActionHandoff
 from actions.language import ActionDetectLanguage, ActionSessionStart, language_hint
 from actions.orders import ActionOrderFollowup
 from actions.texts import TEXTS
-from common.settings import ROOT
+from common.settings import ROOT, Settings
 from handoff.requests import HandoffRequestStore
 from knowledge.corpus import load_corpus
+from knowledge.index import build_index
+from knowledge.querylog import QueryLog
 
 FAQ = {e.id: e for e in load_corpus(ROOT / "data" / "faq")}
 REF = re.compile(r"H\d{6}")
 
 
+@pytest.fixture(scope="session")
+def kb_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kb")
+    build_index(list(FAQ.values()), root, Settings().kb_build_options)
+    return root
+
+
+def _clear_caches():
+    actions.handoff.request_store.cache_clear()
+    actions.faq.knowledge.cache_clear()
+    actions.faq.query_log.cache_clear()
+
+
 @pytest.fixture(autouse=True)
-def var_dir(tmp_path, monkeypatch):
+def var_dir(tmp_path, monkeypatch, kb_dir):
     for name in list(os.environ):
         if name.startswith("CS_"):
             monkeypatch.delenv(name)
     var = tmp_path / "var"
     monkeypatch.setenv("CS_VAR_DIR", str(var))
-    actions.handoff.request_store.cache_clear()
-    actions.faq.faq_index.cache_clear()
+    monkeypatch.setenv("CS_KB_DIR", str(kb_dir))
+    _clear_caches()
+    actions.faq.knowledge().load_now()
     yield var
-    actions.handoff.request_store.cache_clear()
-    actions.faq.faq_index.cache_clear()
+    _clear_caches()
 
 
 @pytest.fixture
@@ -208,7 +224,7 @@ RANKING = [
 ]
 
 
-def fallback_event(text="嗯那个东西", ranking=RANKING):
+def fallback_event(text="嗯那个", ranking=RANKING):
     return user_event(text, "nlu_fallback", 0.7, ranking=ranking)
 
 
@@ -378,11 +394,19 @@ async def test_order_followup_return_topic_in_english(store):
 
 # --- ActionAnswerFaq -------------------------------------------------------------------------
 
-async def test_faq_chinese_answer():
+def lookups(var_dir):
+    return QueryLog(var_dir / "kb-queries.sqlite3").recent()
+
+
+async def test_faq_chinese_answer(var_dir):
     tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
     [message], events = await run(ActionAnswerFaq(), tracker)
-    assert events == []
     assert message["text"] == FAQ["shipping-fee"].answer["zh"]
+    assert events == [SlotSet("kb_answered", True)]
+    [logged] = lookups(var_dir)
+    assert (logged.decision, logged.chosen, logged.source) == ("answer", "shipping-fee", "faq_intent")
+    assert logged.top[0][0] == "shipping-fee" and logged.top[0][1] >= Settings().kb_answer_threshold
+    assert logged.index_version and logged.language == "zh"
 
 
 async def test_faq_english_answer():
@@ -398,35 +422,87 @@ async def test_faq_answer_follows_slot_language_not_query_language():
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-async def test_faq_gibberish_gets_not_found(language):
+async def test_faq_gibberish_gets_not_found_with_a_way_to_a_person(language, var_dir):
     tracker = make_tracker([user_event("xqzv blorp", "ask_faq")], slots={"language": language})
-    [message], _ = await run(ActionAnswerFaq(), tracker)
+    [message], events = await run(ActionAnswerFaq(), tracker)
     assert message["text"] == TEXTS["faq_none"][language]
+    assert [b["payload"] for b in message["buttons"]] == ["/request_human"]
+    assert events == []
+    assert lookups(var_dir)[0].decision == "none"
 
 
-async def test_faq_unrelated_question_gets_not_found():
-    tracker = make_tracker([user_event("今天天气怎么样", "ask_faq")], slots={"language": "zh"})
+@pytest.mark.parametrize("text", ["今天天气怎么样", "给我讲个笑话吧", "What's the capital of Australia?"])
+async def test_faq_unrelated_question_is_not_answered(text):
+    tracker = make_tracker([user_event(text, "ask_faq")], slots={"language": "zh"})
     [message], _ = await run(ActionAnswerFaq(), tracker)
-    assert message["text"] == TEXTS["faq_none"]["zh"]
+    assert message["text"] not in {e.answer.get("zh") for e in FAQ.values()}
 
 
-async def test_faq_threshold_read_from_environment(monkeypatch):
-    tracker = make_tracker([user_event("how much does delivery cost", "ask_faq")], slots={"language": "en"})
-    [answered], _ = await run(ActionAnswerFaq(), tracker)
-    assert answered["text"] in (FAQ["delivery-time"].answer["en"], FAQ["shipping-fee"].answer["en"])
-    monkeypatch.setenv("CS_FAQ_ANSWER_THRESHOLD", "0.95")
+async def test_faq_middle_band_suggests_top_questions_as_buttons(monkeypatch, var_dir):
+    monkeypatch.setenv("CS_KB_ANSWER_THRESHOLD", "0.999")
+    monkeypatch.setenv("CS_KB_SUGGEST_THRESHOLD", "0.01")
+    tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
+    [message], events = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == TEXTS["faq_suggest"]["zh"]
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert len(payloads) == 4 and payloads[-1] == "/request_human"
+    ids = [re.fullmatch(r'/ask_faq\{"faq_id":"([a-z0-9-]+)"\}', p).group(1) for p in payloads[:3]]
+    assert ids[0] == "shipping-fee" and len(set(ids)) == 3 and all(i in FAQ for i in ids)
+    # titles are questions of those entries, in the customer's language
+    for button, entry_id in zip(message["buttons"], ids, strict=False):
+        assert button["title"] in FAQ[entry_id].questions and re.search(r"[\u4e00-\u9fff]", button["title"])
+    assert events == []
+    assert lookups(var_dir)[0].decision == "suggest"
+
+
+async def test_faq_suggestion_button_answers_that_entry(var_dir):
+    event = user_event('/ask_faq{"faq_id":"invoice"}', "ask_faq")
+    event["parse_data"]["entities"] = [{"entity": "faq_id", "value": "invoice"}]
+    tracker = make_tracker([event], slots={"language": "en"})
+    [message], events = await run(ActionAnswerFaq(), tracker)
+    assert message["text"] == FAQ["invoice"].answer["en"]
+    assert events == [SlotSet("kb_answered", True)]
+    [logged] = lookups(var_dir)
+    assert (logged.source, logged.chosen) == ("button", "invoice")
+
+
+async def test_faq_thresholds_read_from_environment(monkeypatch):
+    tracker = make_tracker([user_event("How much is shipping?", "ask_faq")], slots={"language": "en"})
+    monkeypatch.setenv("CS_KB_ANSWER_THRESHOLD", "1.0")
+    monkeypatch.setenv("CS_KB_SUGGEST_THRESHOLD", "1.0")
     [refused], _ = await run(ActionAnswerFaq(), tracker)
     assert refused["text"] == TEXTS["faq_none"]["en"]
 
 
-async def test_faq_corpus_folder_read_from_environment(tmp_path, monkeypatch):
-    faq = tmp_path / "faq"
-    faq.mkdir()
-    (faq / "one.yml").write_text(
-        "- id: only-one\n  category: c\n  questions: [运费怎么算]\n  answer: {zh: 测试答案, en: test answer}\n",
-        encoding="utf-8")
-    monkeypatch.setenv("CS_FAQ_DIR", str(faq))
-    actions.faq.faq_index.cache_clear()
+async def test_faq_query_log_masks_personal_data(var_dir):
+    tracker = make_tracker([user_event("我的手机13812345678收不到验证码", "ask_faq")], slots={"language": "zh"})
+    await run(ActionAnswerFaq(), tracker)
+    [logged] = lookups(var_dir)
+    assert "13812345678" not in logged.query and "138****5678" in logged.query
+
+
+async def test_faq_without_an_index_says_not_found_and_logs_unavailable(tmp_path, monkeypatch, var_dir):
+    monkeypatch.setenv("CS_KB_DIR", str(tmp_path / "no-index"))
+    actions.faq.knowledge.cache_clear()
     tracker = make_tracker([user_event("运费怎么算", "ask_faq")], slots={"language": "zh"})
     [message], _ = await run(ActionAnswerFaq(), tracker)
-    assert message["text"] == "测试答案"
+    assert message["text"] == TEXTS["faq_none"]["zh"]
+    assert lookups(var_dir)[0].decision == "unavailable"
+
+
+async def test_fallback_cascade_answers_from_the_knowledge_base_first(var_dir):
+    tracker = make_tracker([user_event("How much is shipping?", "nlu_fallback", 0.3)], slots={"language": "en"})
+    [message], events = await run(ActionFallbackCascade(), tracker)
+    assert message["text"] == FAQ["shipping-fee"].answer["en"]
+    assert events == [SlotSet("kb_answered", True)]
+    assert lookups(var_dir)[0].source == "fallback"
+
+
+async def test_fallback_after_a_kb_answer_clarifies_instead_of_handing_over(store):
+    events = [user_event("How much is shipping?", "nlu_fallback", 0.3), bot_event("..."),
+              {"event": "slot", "name": "kb_answered", "value": True},
+              fallback_event("erm the thing")]
+    tracker = make_tracker(events, slots={"language": "en"})
+    [message], _ = await run(ActionFallbackCascade(), tracker)
+    assert message["text"] == TEXTS["clarify"]["en"]
+    assert store.for_sender("unit-user") == []
