@@ -29,17 +29,12 @@ def main() -> None:
     logs.configure(settings.log_level)
     os.environ.setdefault("SANIC_HOST", settings.host)
 
-    from rasa_sdk.endpoint import run
     from rasa_sdk.executor import ActionExecutor
+
+    from actions.server import run
 
     executor = ActionExecutor()
     executor.register_package("actions")
-
-    from actions.faq import knowledge
-    from knowledge.encoders import serving_mode
-
-    serving_mode()
-    knowledge().load_now()  # encoders and index load before the first request, not during it
     run(executor, port=args.port)
 
 

@@ -47,3 +47,5 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # faiss logs at INFO which CPU-specific builds it could not load: not news for an operator
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)

@@ -84,6 +84,9 @@ class Settings:
                 raise ConfigError(f"{name}={port}: a port must be between 1 and 65535")
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ, got {ports}")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(
+                f"CS_LOG_LEVEL={self.log_level}: use DEBUG, INFO, WARNING or ERROR")
         if not 0.0 < self.kb_answer_threshold <= 1.0:
             raise ConfigError(f"CS_KB_ANSWER_THRESHOLD={self.kb_answer_threshold}: must be in (0, 1]")
         if not 0.0 <= self.kb_suggest_threshold <= self.kb_answer_threshold:
@@ -97,7 +100,7 @@ class Settings:
 
         try:
             for part in spec_parts(self.kb_encoder):
-                if part not in ("use", "minilm") and not part.startswith("st:"):
+                if part not in ("use", "minilm") and not (part.startswith("st:") and part[3:].strip()):
                     raise EncoderError(f"unknown encoder {part!r}")
         except EncoderError as exc:
             raise ConfigError(f"CS_KB_ENCODER={self.kb_encoder!r}: {exc}; use 'use', 'minilm', "
@@ -114,9 +117,6 @@ class Settings:
         from knowledge.index import BuildOptions
 
         return BuildOptions(encoder=self.kb_encoder, adapt_epochs=self.kb_adapt_epochs)
-        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigError(
-                f"CS_LOG_LEVEL={self.log_level}: use DEBUG, INFO, WARNING or ERROR")
 
 
 def _parse(name: str, raw: str, default: object) -> object:

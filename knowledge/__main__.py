@@ -134,11 +134,15 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_versions(args, settings) -> int:
-    from knowledge.index import current_version, list_versions, read_manifest
+    from knowledge.index import KnowledgeIndexError, current_version, list_versions, read_manifest
 
     live = current_version(Path(args.out))
     for path in list_versions(Path(args.out)):
-        m = read_manifest(path)
+        try:
+            m = read_manifest(path)
+        except KnowledgeIndexError as exc:
+            print(f"! {path.name}  unreadable: {exc}")
+            continue
         mark = "*" if live is not None and path.name == live.name else " "
         print(f"{mark} {m.version}  {m.built_at}  {m.entries} entries  {m.encoder}  corpus {m.corpus_hash[:12]}")
     return 0

@@ -104,7 +104,8 @@ class SentenceTransformerEncoder:
         from importlib.metadata import version
 
         self.name = name or f"st:{Path(model).name}"
-        self.version = f"sentence-transformers {version('sentence-transformers')}"
+        self.version = f"sentence-transformers {version('sentence-transformers')}" + (
+            f" languages={','.join(languages)}" if languages else "")
         dimension = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
         self.dim = int(dimension())
@@ -112,11 +113,13 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                     show_progress_bar=False, convert_to_numpy=True)
-        vectors = _normalise(vectors)
-        if self.languages == ("en",):
-            vectors[[has_cjk(t) for t in texts]] = 0.0
+        texts = list(texts)
+        readable = [i for i, t in enumerate(texts) if self.languages != ("en",) or not has_cjk(t)]
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if readable:  # texts in a language the model cannot read stay zero vectors, and cost nothing
+            encoded = self._model.encode([texts[i] for i in readable], batch_size=batch_size,
+                                         normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True)
+            vectors[readable] = _normalise(encoded)
         return vectors
 
 
@@ -159,6 +162,12 @@ def serving_mode() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # likewise for the transformer parts (MiniLM: 0.49 s -> 7 ms per query under load)
+    except ImportError:
+        pass
 
 
 def spec_parts(spec: str) -> List[str]:

@@ -31,8 +31,14 @@ class LinearHead:
         model.fit(vectors, labels)
         weights = np.zeros((n_entries, vectors.shape[1]), dtype=np.float32)
         bias = np.full(n_entries, -1e4, dtype=np.float32)  # entries never seen can never win
-        weights[model.classes_] = model.coef_.astype(np.float32)
-        bias[model.classes_] = model.intercept_.astype(np.float32)
+        if len(model.classes_) == 2:  # binary LR keeps one row: the log-odds of the second class
+            weights[model.classes_[0]] = 0.0
+            bias[model.classes_[0]] = 0.0
+            weights[model.classes_[1]] = model.coef_[0].astype(np.float32)
+            bias[model.classes_[1]] = model.intercept_[0]
+        else:
+            weights[model.classes_] = model.coef_.astype(np.float32)
+            bias[model.classes_] = model.intercept_.astype(np.float32)
         return cls(weights, bias)
 
     def save(self, path) -> None:

@@ -3,7 +3,7 @@
 Layout under the index root (default ``var/kb``)::
 
     CURRENT                         name of the live version (replaced atomically)
-    versions/<time>-<hash8>/        one immutable folder per build
+    versions/<time>-<seq>-<hash8>/  one immutable folder per build (seq: build number)
         manifest.json               encoder name/version, dimension, corpus hash, build time, counts, index type
         entries.json                the entries as published (answers come from here, not from the YAML)
         rows.json                   one row per question (and answer): [entry number, text, "q" | "a"]
@@ -32,7 +32,7 @@ from knowledge.corpus import FaqEntry, load_corpus
 from knowledge.encoders import Encoder
 from knowledge.head import LinearHead
 
-FORMAT = 1
+FORMAT = 2
 FLAT_MAX_ROWS = 50_000      # above this, HNSW: exact search gets slower than ~5 ms per query on 2 cores
 HEAD_MAX_ENTRIES = 2_000    # above this, training the classifier costs more than it helps; kNN only
 KEEP_VERSIONS = 3          # adapted models weigh ~90 MB per version
@@ -132,11 +132,19 @@ def read_manifest(path: Path) -> Manifest:
             f"{path}: unreadable index manifest ({exc}); rebuild with `python -m knowledge build`") from exc
 
 
+def _sequence(name: str) -> int:
+    """Build number of a version folder (<time>-<sequence>-<hash>): orders builds even within a second."""
+    parts = name.split("-")
+    return int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else 0
+
+
 def list_versions(root: Path) -> List[Path]:
+    """Complete version folders, oldest build first."""
     folder = Path(root) / "versions"
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: (_sequence(p.name), p.name))
 
 
 def set_current(root: Path, version_path: Path) -> None:
@@ -216,7 +224,8 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
         rows += [(i, a, "a") for i, e in enumerate(entries) for _, a in sorted(e.answer.items())]
     texts = [t for _, t, _ in rows]
     stamp = datetime.now(timezone.utc)
-    name = f"{stamp.strftime('%Y%m%dT%H%M%S')}-{key[:8]}"
+    sequence = max((_sequence(p.name) for p in list_versions(root)), default=0) + 1
+    name = f"{stamp.strftime('%Y%m%dT%H%M%S')}-{sequence:05d}-{key[:8]}"
     versions = root / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     if (versions / name).exists():  # the same content built twice within a second (forced)
@@ -233,7 +242,8 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
                 groups = [list(e.questions) for e in entries]
                 path = adapt(part.model_path, groups, partial / "encoders" / str(k),
                              epochs=options.adapt_epochs, progress=progress)
-                adapted = SentenceTransformerEncoder(str(path), name=part.name)
+                adapted = SentenceTransformerEncoder(str(path), name=part.name,
+                                                     languages=getattr(part, "languages", None))
                 vectors = _embed(adapted, texts, {}, batch_size, progress, f"embed {part.name}")
                 encoded += len(set(texts))
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, True))
@@ -355,7 +365,9 @@ class IndexVersion:
         parts: List[Encoder] = []
         for k, info in enumerate(self.manifest.parts):
             if info["adapted"]:
-                parts.append(SentenceTransformerEncoder(str(self.path / "encoders" / str(k)), name=info["name"]))
+                languages = getattr(load_encoder(info["spec"]), "languages", None)
+                parts.append(SentenceTransformerEncoder(str(self.path / "encoders" / str(k)), name=info["name"],
+                                                        languages=languages))
             else:
                 part = load_encoder(info["spec"])
                 if (part.name, part.version, part.dim) != (info["name"], info["version"], info["dim"]):

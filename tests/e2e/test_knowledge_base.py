@@ -9,10 +9,12 @@ import sys
 import time
 
 import pytest
+import requests
 
 from common.settings import ROOT
 from knowledge.querylog import QueryLog
 from knowledge.search import decide
+from ops.services import rasa_api_token
 from tests.e2e.chat import new_sender, rest_say, texts
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +36,7 @@ def test_paraphrase_is_answered_in_the_customers_language(stack):
 
 def test_suggestion_button_payload_answers_that_entry(stack):
     me = new_sender("kb-button")
-    rest_say(stack.rasa_url, me, "hello")
+    rest_say(stack.rasa_url, me, "good morning", metadata={"language": "en"})
     replies = texts(rest_say(stack.rasa_url, me, '/ask_faq{"faq_id":"invoice"}'))
     assert answer_of(stack, "invoice", "en") in replies, replies
 
@@ -43,9 +45,18 @@ def test_middle_band_offers_questions_then_the_chosen_answer(stack):
     """A message in the suggestion band (found with the stack's own index and thresholds) gets the top
     questions as buttons; pressing one answers it."""
     kb = stack.knowledge_base()
-    pool = ["发货", "退款", "会员", "发票的事", "积分", "快递", "保修的问题", "账号", "门店", "优惠券",
-            "refund", "points", "invoice stuff", "delivery", "warranty thing", "membership"]
-    band = [t for t in pool if decide(kb.search(t), stack.settings.kb_thresholds).kind == "suggest"]
+    pool = ["嗯那个东西", "东西的事", "那个券", "关于积分的事", "卡的问题", "账号那个", "盒子", "门店的事情",
+            "发票那个", "会员那个", "邮件", "颜色", "about the box", "the card thing", "my points thing",
+            "about the store", "email thing", "the colour"]
+    token = rasa_api_token(stack.settings)
+
+    def routed_to_kb(text: str) -> bool:
+        parsed = requests.post(f"{stack.rasa_url}/model/parse", params={"token": token}, json={"text": text},
+                               timeout=30).json()
+        return parsed["intent"]["name"] in ("ask_faq", "nlu_fallback")
+
+    band = [t for t in pool if decide(kb.search(t), stack.settings.kb_thresholds).kind == "suggest"
+            and routed_to_kb(t)]
     if not band:
         pytest.fail(f"no message of {pool} falls in the suggestion band: thresholds "
                     f"{stack.settings.kb_thresholds} leave no middle band")

@@ -1,4 +1,4 @@
-"""common/settings.py: Settings.from_env with defaults, overrides and validation errors."""
+"""common/settings.py: Settings.from_env with defaults, overrides and validation errors, to_env."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from common.settings import ROOT, ConfigError, Settings
+from knowledge.index import BuildOptions
+from knowledge.search import Thresholds
 
 
 def test_root_is_the_repository_root():
@@ -20,7 +22,6 @@ def test_defaults_with_empty_environment():
     assert (s.rasa_port, s.action_port, s.web_port) == (5005, 5055, 8080)
     assert s.var_dir == ROOT / "var"
     assert s.faq_dir == ROOT / "data" / "faq"
-    assert s.faq_answer_threshold == 0.45
     assert s.log_level == "INFO"
     assert s.handoff_db == ROOT / "var" / "handoff.sqlite3"
     assert s.rasa_url == "http://127.0.0.1:5005"
@@ -36,19 +37,21 @@ def test_unrelated_and_empty_variables_are_ignored():
 
 def test_int_float_and_str_overrides():
     s = Settings.from_env({"CS_HOST": "0.0.0.0", "CS_RASA_PORT": "6005", "CS_ACTION_PORT": "6055",
-                           "CS_WEB_PORT": "9090", "CS_FAQ_ANSWER_THRESHOLD": "0.7",
+                           "CS_WEB_PORT": "9090", "CS_KB_ANSWER_THRESHOLD": "0.7",
                            "CS_LOG_LEVEL": "DEBUG"})
     assert s.host == "0.0.0.0"
     assert isinstance(s.rasa_port, int) and s.rasa_port == 6005
     assert s.action_port == 6055 and s.web_port == 9090
-    assert isinstance(s.faq_answer_threshold, float) and s.faq_answer_threshold == 0.7
+    assert isinstance(s.kb_answer_threshold, float) and s.kb_answer_threshold == 0.7
     assert s.log_level == "DEBUG"
     assert s.rasa_url == "http://0.0.0.0:6005"
     assert s.web_url == "http://0.0.0.0:9090"
 
 
 def test_threshold_of_exactly_one_is_allowed():
-    assert Settings.from_env({"CS_FAQ_ANSWER_THRESHOLD": "1"}).faq_answer_threshold == 1.0
+    s = Settings.from_env({"CS_KB_ANSWER_THRESHOLD": "1", "CS_KB_SUGGEST_THRESHOLD": "1"})
+    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (1.0, 1.0)
+    assert s.kb_thresholds == Thresholds(answer=1.0, suggest=1.0)
 
 
 def test_lower_case_log_level_is_accepted():
@@ -84,7 +87,10 @@ def test_reads_os_environ_when_no_mapping_given(monkeypatch):
     ("CS_RASA_PORT", "abc"),
     ("CS_ACTION_PORT", "50.5"),
     ("CS_WEB_PORT", "8080x"),
-    ("CS_FAQ_ANSWER_THRESHOLD", "high"),
+    ("CS_KB_ANSWER_THRESHOLD", "high"),
+    ("CS_KB_SUGGEST_THRESHOLD", "0,3"),
+    ("CS_KB_HYBRID_WEIGHT", "half"),
+    ("CS_KB_ADAPT_EPOCHS", "1.5"),
 ])
 def test_malformed_numbers_raise_with_variable_name(name, raw):
     with pytest.raises(ConfigError) as err:
@@ -130,10 +136,100 @@ def test_equal_ports_checked_on_direct_validate():
 
 
 @pytest.mark.parametrize("raw", ["0", "-0.1", "1.01", "2", "nan"])
-def test_threshold_out_of_range(raw):
+def test_answer_threshold_out_of_range(raw):
     with pytest.raises(ConfigError) as err:
-        Settings.from_env({"CS_FAQ_ANSWER_THRESHOLD": raw})
-    assert "CS_FAQ_ANSWER_THRESHOLD" in str(err.value)
+        Settings.from_env({"CS_KB_ANSWER_THRESHOLD": raw})
+    assert str(err.value) == f"CS_KB_ANSWER_THRESHOLD={float(raw)}: must be in (0, 1]"
+
+
+@pytest.mark.parametrize("raw", ["-0.1", "0.23", "1", "nan"])
+def test_suggest_threshold_out_of_range_or_above_answer(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_KB_SUGGEST_THRESHOLD": raw})
+    message = str(err.value)
+    assert message.startswith(f"CS_KB_SUGGEST_THRESHOLD={float(raw)}: must be between 0 and ")
+    assert message.endswith(f"CS_KB_ANSWER_THRESHOLD ({Settings().kb_answer_threshold})")
+
+
+def test_suggest_above_answer_is_rejected_and_equal_is_allowed():
+    with pytest.raises(ConfigError, match=r"CS_KB_SUGGEST_THRESHOLD=0.6: .*CS_KB_ANSWER_THRESHOLD \(0.5\)"):
+        Settings.from_env({"CS_KB_ANSWER_THRESHOLD": "0.5", "CS_KB_SUGGEST_THRESHOLD": "0.6"})
+    s = Settings.from_env({"CS_KB_ANSWER_THRESHOLD": "0.5", "CS_KB_SUGGEST_THRESHOLD": "0.5"})
+    assert s.kb_thresholds == Thresholds(answer=0.5, suggest=0.5)
+    assert Settings.from_env({"CS_KB_SUGGEST_THRESHOLD": "0"}).kb_suggest_threshold == 0.0
+
+
+@pytest.mark.parametrize("raw", ["1", "1.0", "-0.1", "nan"])
+def test_hybrid_weight_out_of_range(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_KB_HYBRID_WEIGHT": raw})
+    assert str(err.value) == f"CS_KB_HYBRID_WEIGHT={float(raw)}: must be in [0, 1)"
+
+
+@pytest.mark.parametrize("raw", ["-1", "21", "100"])
+def test_adapt_epochs_out_of_range(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({"CS_KB_ADAPT_EPOCHS": raw})
+    assert str(err.value) == f"CS_KB_ADAPT_EPOCHS={raw}: must be between 0 and 20"
+
+
+@pytest.mark.parametrize("raw", ["word2vec", "USE", "use+", "+minilm", "use++minilm", "use+bert", " "])
+def test_unknown_or_malformed_encoder_is_rejected(raw):
+    with pytest.raises(ConfigError) as err:
+        Settings(kb_encoder=raw).validate()
+    message = str(err.value)
+    assert message.startswith(f"CS_KB_ENCODER={raw!r}: ")
+    assert message.endswith("use 'use', 'minilm', 'st:<local model path>' or parts joined with '+'")
+
+
+@pytest.mark.parametrize("raw", ["use", "minilm", "use+minilm", "st:/models/bge-small-zh", "use+st:models/x"])
+def test_known_encoders_are_accepted(raw):
+    s = Settings.from_env({"CS_KB_ENCODER": raw})
+    assert s.kb_encoder == raw
+    assert s.kb_build_options == BuildOptions(encoder=raw, adapt_epochs=0)
+
+
+def test_kb_defaults_and_derived_values():
+    s = Settings.from_env({})
+    assert s.kb_dir == ROOT / "var" / "kb"
+    assert s.kb_encoder == "use+minilm"
+    assert s.kb_adapt_epochs == 0
+    # Tuned with `python -m knowledge eval --sweep`; knowledge.search.Thresholds has the same defaults.
+    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (0.22, 0.12)
+    assert s.kb_thresholds == Thresholds() == Thresholds(answer=0.22, suggest=0.12)
+    assert s.kb_hybrid_weight == 0.0
+    assert s.kb_log_db == ROOT / "var" / "kb-queries.sqlite3"
+    assert s.kb_build_options == BuildOptions(encoder="use+minilm", adapt_epochs=0, index_answers=True)
+    assert not hasattr(s, "faq_answer_threshold")
+
+
+def test_kb_overrides_are_parsed():
+    s = Settings.from_env({"CS_KB_DIR": "tmp/kb", "CS_KB_ENCODER": "use", "CS_KB_ADAPT_EPOCHS": "2",
+                           "CS_KB_ANSWER_THRESHOLD": "0.6", "CS_KB_SUGGEST_THRESHOLD": "0.35",
+                           "CS_KB_HYBRID_WEIGHT": "0.25", "CS_VAR_DIR": "/srv/cs"})
+    assert s.kb_dir == ROOT / "tmp" / "kb"
+    assert s.kb_encoder == "use"
+    assert isinstance(s.kb_adapt_epochs, int) and s.kb_adapt_epochs == 2
+    assert (s.kb_answer_threshold, s.kb_suggest_threshold, s.kb_hybrid_weight) == (0.6, 0.35, 0.25)
+    assert s.kb_log_db == Path("/srv/cs/kb-queries.sqlite3")
+    assert s.kb_build_options == BuildOptions(encoder="use", adapt_epochs=2)
+    assert s.kb_thresholds == Thresholds(answer=0.6, suggest=0.35)
+
+
+def test_to_env_round_trips_through_from_env(tmp_path):
+    default = Settings()
+    env = default.to_env()
+    assert env["CS_KB_ENCODER"] == "use+minilm"
+    assert env["CS_KB_ADAPT_EPOCHS"] == "0"
+    assert env["CS_KB_DIR"] == str(ROOT / "var" / "kb")
+    assert "CS_FAQ_ANSWER_THRESHOLD" not in env
+    assert all(isinstance(v, str) for v in env.values())
+    assert Settings.from_env(env) == default
+    custom = Settings(rasa_port=6005, var_dir=tmp_path / "var", kb_dir=tmp_path / "kb", kb_encoder="use",
+                      kb_adapt_epochs=3, kb_answer_threshold=0.7, kb_suggest_threshold=0.1,
+                      kb_hybrid_weight=0.3, log_level="DEBUG")
+    assert Settings.from_env(custom.to_env()) == custom
+    assert Settings.from_env(custom.to_env()) != default
 
 
 @pytest.mark.parametrize("raw", ["VERBOSE", "trace", "CRITICAL", "info2"])

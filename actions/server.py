@@ -1,0 +1,42 @@
+"""The action server: rasa-sdk's Sanic app, plus the knowledge base loaded in each worker at start.
+
+Sanic starts its workers with `spawn`, so anything loaded in the main process is not in the worker;
+the knowledge base (encoders + index) is loaded by a `before_server_start` listener of the app the
+worker builds, before the worker accepts requests: no request pays for model loading.
+"""
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from rasa_sdk import utils
+from rasa_sdk.endpoint import create_app_for_serve
+from rasa_sdk.executor import ActionExecutor
+from sanic import Sanic
+from sanic.worker.loader import AppLoader
+
+
+async def load_knowledge(app: Sanic, loop) -> None:
+    from actions.faq import knowledge
+    from common import logs
+    from common.settings import Settings
+    from knowledge.encoders import serving_mode
+
+    logs.configure(Settings.from_env().log_level)  # a spawned worker starts with logging unconfigured
+    serving_mode()
+    await loop.run_in_executor(None, knowledge().load_now)
+
+
+def create_app(executor: ActionExecutor, **kwargs) -> Sanic:
+    app = create_app_for_serve(executor, **kwargs)
+    app.register_listener(load_knowledge, "before_server_start")
+    return app
+
+
+def run(executor: ActionExecutor, port: int) -> None:
+    """rasa_sdk.endpoint.run, with the knowledge-base listener in each worker's app."""
+    loader = AppLoader(factory=partial(create_app, executor, cors_origins="*"))
+    app = loader.load()
+    app.prepare(host=os.environ.get("SANIC_HOST", "127.0.0.1"), port=port,
+                workers=utils.number_of_sanic_workers())
+    Sanic.serve(primary=app, app_loader=loader)
