@@ -36,6 +36,8 @@ class Settings:
     kb_answer_threshold: float = 0.22
     kb_suggest_threshold: float = 0.12
     kb_hybrid_weight: float = 0.0
+    # Messages no entry answers (zh/en lists): the classifier's "none of these" class; "none" for none.
+    kb_negatives: str = "data/kb/out_of_scope.yml"
     log_level: str = "INFO"
 
     @property
@@ -115,8 +117,12 @@ class Settings:
     @property
     def kb_build_options(self):
         from knowledge.index import BuildOptions
+        from knowledge.negatives import load_negatives
 
-        return BuildOptions(encoder=self.kb_encoder, adapt_epochs=self.kb_adapt_epochs)
+        path = ROOT / self.kb_negatives if self.kb_negatives and not Path(self.kb_negatives).is_absolute() \
+            else Path(self.kb_negatives)
+        negatives = load_negatives(path) if self.kb_negatives.lower() not in ("", "none") else ()
+        return BuildOptions(encoder=self.kb_encoder, adapt_epochs=self.kb_adapt_epochs, negatives=negatives)
 
 
 def _parse(name: str, raw: str, default: object) -> object:

@@ -24,13 +24,21 @@ class LinearHead:
         return exp / exp.sum(axis=1, keepdims=True)
 
     @classmethod
-    def train(cls, vectors: np.ndarray, labels: np.ndarray, n_entries: int, c: float = 10.0) -> "LinearHead":
+    def train(cls, vectors: np.ndarray, labels: np.ndarray, n_entries: int, negatives: np.ndarray | None = None,
+              c: float = 10.0) -> "LinearHead":
+        """One class per entry; with `negatives`, one more class (index n_entries) for "none of these",
+        which takes probability away from the entries on messages like them."""
         from sklearn.linear_model import LogisticRegression
 
+        n_classes = n_entries
+        if negatives is not None and len(negatives):
+            vectors = np.vstack([vectors, negatives])
+            labels = np.concatenate([labels, np.full(len(negatives), n_entries)])
+            n_classes = n_entries + 1
         model = LogisticRegression(C=c, max_iter=3000)
         model.fit(vectors, labels)
-        weights = np.zeros((n_entries, vectors.shape[1]), dtype=np.float32)
-        bias = np.full(n_entries, -1e4, dtype=np.float32)  # entries never seen can never win
+        weights = np.zeros((n_classes, vectors.shape[1]), dtype=np.float32)
+        bias = np.full(n_classes, -1e4, dtype=np.float32)  # entries never seen can never win
         if len(model.classes_) == 2:  # binary LR keeps one row: the log-odds of the second class
             weights[model.classes_[0]] = 0.0
             bias[model.classes_[0]] = 0.0

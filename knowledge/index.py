@@ -72,6 +72,7 @@ class Manifest:
     head: bool
     encoded_rows: int
     reused_rows: int
+    negatives: int = 0  # texts of the classifier's "none of these" class
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ class BuildOptions:
     encoder: str = "use"
     adapt_epochs: int = 0       # > 0: fine-tune sentence-transformers parts on the corpus (knowledge/adapt.py)
     index_answers: bool = True  # answers are indexed as extra rows of their entry (zh top-1 0.80 -> 0.84)
+    negatives: Tuple[str, ...] = ()  # texts no entry answers: the classifier's "none of these" class
 
     def key(self) -> str:
-        return f"{self.encoder}|adapt={self.adapt_epochs}|answers={self.index_answers}"
+        digest = hashlib.sha256("\n".join(self.negatives).encode("utf-8")).hexdigest()[:12] if self.negatives else "-"
+        return f"{self.encoder}|adapt={self.adapt_epochs}|answers={self.index_answers}|negatives={digest}"
 
 
 @dataclass(frozen=True)
@@ -234,7 +237,7 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
-        infos, part_vectors, encoded, reused = [], [], 0, 0
+        infos, part_vectors, part_encoders, encoded, reused = [], [], [], 0, 0
         for k, (spec, part) in enumerate(zip(spec_parts(options.encoder), parts, strict=False)):
             if options.adapt_epochs > 0 and getattr(part, "adaptable", False):
                 from knowledge.adapt import adapt
@@ -247,12 +250,14 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
                 vectors = _embed(adapted, texts, {}, batch_size, progress, f"embed {part.name}")
                 encoded += len(set(texts))
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, True))
+                part_encoders.append(adapted)
             else:
                 cache = {} if force else _cached_vectors(root, part)
                 missing = len({t for t in texts if t not in cache})
                 vectors = _embed(part, texts, cache, batch_size, progress, f"embed {part.name}")
                 encoded, reused = encoded + missing, reused + len(set(texts)) - missing
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, False))
+                part_encoders.append(part)
             np.save(partial / f"part-{k}.npy", vectors)
             part_vectors.append(vectors)
         vectors = combine(part_vectors)
@@ -266,7 +271,9 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
         if 1 < len(entries) <= HEAD_MAX_ENTRIES:
             if progress:
                 progress("classifier", 0, 1)
-            head = LinearHead.train(vectors, np.array([i for i, _, _ in rows]), len(entries))
+            negatives = (combine([e.encode(list(options.negatives)) for e in part_encoders])
+                         if options.negatives else None)
+            head = LinearHead.train(vectors, np.array([i for i, _, _ in rows]), len(entries), negatives)
             head.save(partial / "head.npz")
             if progress:
                 progress("classifier", 1, 1)
@@ -275,12 +282,14 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
         (partial / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
         faiss.write_index(index, str(partial / "index.faiss"))
         manifest = Manifest(
-            format=FORMAT, version=name, encoder=options.encoder, options=asdict(options),
+            format=FORMAT, version=name, encoder=options.encoder,
+            options={**asdict(options), "negatives": len(options.negatives)},
             parts=[asdict(i) for i in infos],
             dim=int(vectors.shape[1]), corpus_hash=corpus_hash(entries), build_key=key,
             built_at=stamp.isoformat(timespec="seconds"), build_seconds=round(time.monotonic() - started, 3),
             entries=len(entries), rows=len(rows), index_type=index_type, head=head is not None,
-            encoded_rows=encoded, reused_rows=reused)
+            encoded_rows=encoded, reused_rows=reused,
+            negatives=len(options.negatives) if head is not None else 0)
         (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         os.rename(partial, final)
     except BaseException:

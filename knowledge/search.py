@@ -113,7 +113,7 @@ class KnowledgeBase:
             scores = np.zeros(len(self.entries))
             scores[candidates] = weights / weights.sum()
         else:
-            scores = probabilities.astype(np.float64)
+            scores = probabilities[:len(self.entries)].astype(np.float64)  # minus the "none of these" class
         if self._bm25 is not None:
             lexical = self._bm25.scores(query).astype(np.float64)
             if lexical.max() > 0:

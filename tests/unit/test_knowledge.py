@@ -5,6 +5,7 @@ for the real corpus), real FAISS indexes, real SQLite, real files under tmp_path
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -90,7 +91,7 @@ GOOD = """\
     en: Within 3 working days, to the original account.
 """
 
-# Three entries (a two-entry corpus hits the classifier bug shown further down), 9 questions + 6 answers.
+# Three entries, 9 questions + 6 answers (a two-entry corpus is tested on its own further down).
 TINY = (
     FaqEntry("shipping-fee", "logistics", ("运费怎么算", "包邮吗", "How much is shipping?"),
              {"zh": "单笔订单满 99 元包邮，不满 99 元收 8 元运费。", "en": "Free shipping over ¥99, otherwise ¥8."}),
@@ -485,7 +486,7 @@ def test_build_writes_a_version_with_its_manifest_and_points_current_at_it(tmp_p
     assert m.corpus_hash == corpus_hash(TINY)
     assert m.version == result.path.name and result.path.name.endswith(m.build_key[:8])
     assert (m.encoded_rows, m.reused_rows) == (TINY_ROWS, 0)
-    assert m.options == {"encoder": "use", "adapt_epochs": 0, "index_answers": True}
+    assert m.options == {"encoder": "use", "adapt_epochs": 0, "index_answers": True, "negatives": 0}
     rows = json.loads((result.path / "rows.json").read_text(encoding="utf-8"))
     assert sum(kind == "a" for _, _, kind in rows) == 6
     assert rows[0] == [0, "运费怎么算", "q"]
@@ -1052,3 +1053,19 @@ def test_query_log_round_trip_masks_personal_data_and_filters(tmp_path):
     with sqlite3.connect(tmp_path / "db" / "kb.sqlite3") as db:
         stored = [r[0] for r in db.execute("SELECT query FROM kb_lookups")]
     assert not any("13812345678" in q or "alice@" in q for q in stored)
+
+
+def test_negative_class_takes_probability_from_the_entries_on_off_topic_messages(tmp_path):
+    """The classifier's "none of these" class, trained from texts no entry answers, lowers the entries'
+    probability for a message like them and leaves an entry's own phrasing answered."""
+    negatives = ("今天天气怎么样", "明天会下雨吗", "what's the weather like", "will it rain tomorrow",
+                 "给我讲个笑话", "tell me a joke")
+    plain = build_index(list(TINY), tmp_path / "plain", USE)
+    with_none = build_index(list(TINY), tmp_path / "none", dataclasses.replace(USE, negatives=negatives))
+    assert (plain.manifest.negatives, with_none.manifest.negatives) == (0, len(negatives))
+    kb_plain = KnowledgeBase(IndexVersion.open(plain.path), load_encoder("use"))
+    kb_none = KnowledgeBase(IndexVersion.open(with_none.path), load_encoder("use"))
+    off_topic = "后天天气好不好"
+    assert kb_none.search(off_topic)[0].probability < kb_plain.search(off_topic)[0].probability - 0.2
+    own = TINY[0].questions[0]
+    assert kb_none.search(own)[0].entry.id == TINY[0].id

@@ -7,8 +7,18 @@ from pathlib import Path
 import pytest
 
 from common.settings import ROOT, ConfigError, Settings
+from knowledge.corpus import CorpusError  # noqa: E402
 from knowledge.index import BuildOptions
+from knowledge.negatives import load_negatives  # noqa: E402
 from knowledge.search import Thresholds
+
+NEGATIVES = load_negatives(ROOT / "data" / "kb" / "out_of_scope.yml")
+
+
+def test_negatives_can_be_switched_off_and_a_missing_file_is_a_clear_error(tmp_path):
+    assert Settings.from_env({"CS_KB_NEGATIVES": "none"}).kb_build_options.negatives == ()
+    with pytest.raises(CorpusError, match="out-of-scope examples not found"):
+        _ = Settings.from_env({"CS_KB_NEGATIVES": str(tmp_path / "missing.yml")}).kb_build_options
 
 
 def test_root_is_the_repository_root():
@@ -186,7 +196,7 @@ def test_unknown_or_malformed_encoder_is_rejected(raw):
 def test_known_encoders_are_accepted(raw):
     s = Settings.from_env({"CS_KB_ENCODER": raw})
     assert s.kb_encoder == raw
-    assert s.kb_build_options == BuildOptions(encoder=raw, adapt_epochs=0)
+    assert s.kb_build_options == BuildOptions(encoder=raw, adapt_epochs=0, negatives=NEGATIVES)
 
 
 def test_kb_defaults_and_derived_values():
@@ -199,7 +209,9 @@ def test_kb_defaults_and_derived_values():
     assert s.kb_thresholds == Thresholds() == Thresholds(answer=0.22, suggest=0.12)
     assert s.kb_hybrid_weight == 0.0
     assert s.kb_log_db == ROOT / "var" / "kb-queries.sqlite3"
-    assert s.kb_build_options == BuildOptions(encoder="use+minilm", adapt_epochs=0, index_answers=True)
+    assert s.kb_build_options == BuildOptions(encoder="use+minilm", adapt_epochs=0, index_answers=True,
+                                              negatives=NEGATIVES)
+    assert len(NEGATIVES) > 200 and "今天天气怎么样" in NEGATIVES
     assert not hasattr(s, "faq_answer_threshold")
 
 
@@ -212,7 +224,7 @@ def test_kb_overrides_are_parsed():
     assert isinstance(s.kb_adapt_epochs, int) and s.kb_adapt_epochs == 2
     assert (s.kb_answer_threshold, s.kb_suggest_threshold, s.kb_hybrid_weight) == (0.6, 0.35, 0.25)
     assert s.kb_log_db == Path("/srv/cs/kb-queries.sqlite3")
-    assert s.kb_build_options == BuildOptions(encoder="use", adapt_epochs=2)
+    assert s.kb_build_options == BuildOptions(encoder="use", adapt_epochs=2, negatives=NEGATIVES)
     assert s.kb_thresholds == Thresholds(answer=0.6, suggest=0.35)
 
 
