@@ -51,7 +51,7 @@ def read_corpus(directory: Path) -> Tuple[List[FaqEntry], List[Problem]]:
         return [], [Problem("error", str(directory), 0, "FAQ corpus folder not found")]
     entries: List[FaqEntry] = []
     problems: List[Problem] = []
-    files = sorted(directory.glob("*.yml")) + sorted(directory.glob("*.yaml"))
+    files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")], key=lambda p: p.name)
     if not files:
         problems.append(Problem("error", str(directory), 0, "no *.yml files in the FAQ corpus folder"))
     seen: Dict[str, FaqEntry] = {}

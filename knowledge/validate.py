@@ -54,7 +54,8 @@ def near_duplicates(entries: Sequence[FaqEntry], vectors: np.ndarray,
         return []
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    sims, neighbours = index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(6, len(rows)))
+    # enough neighbours that an entry's own (similar) phrasings cannot hide another entry's near-copy
+    sims, neighbours = index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(32, len(rows)))
     problems, reported = [], set()
     for r, (entry, i) in enumerate(rows):
         for sim, n in zip(sims[r], neighbours[r], strict=True):
