@@ -119,9 +119,8 @@ class Settings:
         from knowledge.index import BuildOptions
         from knowledge.negatives import load_negatives
 
-        path = ROOT / self.kb_negatives if self.kb_negatives and not Path(self.kb_negatives).is_absolute() \
-            else Path(self.kb_negatives)
-        negatives = load_negatives(path) if self.kb_negatives.lower() not in ("", "none") else ()
+        off = self.kb_negatives.lower() in ("", "none")
+        negatives = () if off else load_negatives(ROOT / self.kb_negatives)  # an absolute path replaces ROOT
         return BuildOptions(encoder=self.kb_encoder, adapt_epochs=self.kb_adapt_epochs, negatives=negatives)
 
 

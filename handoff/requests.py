@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from common.sqlite import connect, initialise
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS handoff_requests (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,15 +54,10 @@ class StoredRequest:
 
 class HandoffRequestStore:
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self.path = initialise(path, SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect(self.path)
 
     def record(self, request: HandoffRequest) -> int:
         summary = {"intents": request.intents, "slots": request.slots,

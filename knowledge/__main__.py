@@ -24,25 +24,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _progress():
-    """A tqdm bar per stage on stderr (plain lines when stderr is not a terminal)."""
-    from tqdm import tqdm
-
-    bars = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="it", file=sys.stderr, leave=True,
-                                     mininterval=0.5, disable=None)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
-
-
 def cmd_validate(args, settings) -> int:
     from knowledge.validate import validate_corpus
 
@@ -58,10 +39,11 @@ def cmd_validate(args, settings) -> int:
 def cmd_build(args, settings) -> int:
     from knowledge.corpus import load_corpus
     from knowledge.index import build_index
+    from knowledge.progress import progress_bars
 
     entries = load_corpus(Path(args.corpus))
     result = build_index(entries, Path(args.out), settings.kb_build_options, force=args.force,
-                         progress=None if args.quiet else _progress())
+                         progress=None if args.quiet else progress_bars())
     m = result.manifest
     if not result.changed:
         print(f"up to date: {m.version} ({m.entries} entries, {m.rows} questions, encoder {m.encoder})")
@@ -77,7 +59,7 @@ def _open(settings, out: Path):
     from knowledge.search import KnowledgeBase
 
     version = open_current(out)
-    return KnowledgeBase(version, version.query_encoder(), settings.kb_hybrid_weight)
+    return KnowledgeBase.load(version, settings.kb_hybrid_weight)
 
 
 def cmd_search(args, settings) -> int:
@@ -100,6 +82,7 @@ def cmd_eval(args, settings) -> int:
     from knowledge.corpus import load_corpus
     from knowledge.eval import load_queries, score, sweep
     from knowledge.index import IndexVersion, build_index
+    from knowledge.progress import progress_bars
     from knowledge.search import KnowledgeBase
 
     entries = load_corpus(Path(args.corpus))
@@ -107,10 +90,10 @@ def cmd_eval(args, settings) -> int:
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         started = time.monotonic()
         result = build_index(entries, Path(tmp), settings.kb_build_options,
-                             progress=None if args.json else _progress())
+                             progress=None if args.json else progress_bars())
         build_seconds = time.monotonic() - started
         version = IndexVersion.open(result.path)
-        kb = KnowledgeBase(version, version.query_encoder(), settings.kb_hybrid_weight)
+        kb = KnowledgeBase.load(version, settings.kb_hybrid_weight)
         started = time.monotonic()
         results = kb.search_many([q.text for q in queries], k=10)
         per_query_ms = 1000 * (time.monotonic() - started) / len(queries)

@@ -247,15 +247,14 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
                              epochs=options.adapt_epochs, progress=progress)
                 adapted = SentenceTransformerEncoder(str(path), name=part.name,
                                                      languages=getattr(part, "languages", None))
-                vectors = _embed(adapted, texts, {}, batch_size, progress, f"embed {part.name}")
-                encoded += len(set(texts))
+                vectors, fresh = _embed(adapted, texts, {}, batch_size, progress, f"embed {part.name}")
+                encoded += fresh
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, True))
                 part_encoders.append(adapted)
             else:
                 cache = {} if force else _cached_vectors(root, part)
-                missing = len({t for t in texts if t not in cache})
-                vectors = _embed(part, texts, cache, batch_size, progress, f"embed {part.name}")
-                encoded, reused = encoded + missing, reused + len(set(texts)) - missing
+                vectors, fresh = _embed(part, texts, cache, batch_size, progress, f"embed {part.name}")
+                encoded, reused = encoded + fresh, reused + len(set(texts)) - fresh
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, False))
                 part_encoders.append(part)
             np.save(partial / f"part-{k}.npy", vectors)
@@ -302,7 +301,8 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
 
 
 def _embed(encoder: Encoder, texts: Sequence[str], cache: Dict[str, np.ndarray], batch_size: int,
-           progress: Optional[Progress], stage: str) -> np.ndarray:
+           progress: Optional[Progress], stage: str) -> Tuple[np.ndarray, int]:
+    """Vectors of `texts`, from the cache or encoded now; and how many distinct texts were encoded."""
     missing = sorted({t for t in texts if t not in cache})
     fresh: Dict[str, np.ndarray] = {}
     for start in range(0, len(missing), batch_size):
@@ -310,7 +310,7 @@ def _embed(encoder: Encoder, texts: Sequence[str], cache: Dict[str, np.ndarray],
         fresh.update(zip(chunk, encoder.encode(chunk, batch_size=batch_size), strict=False))
         if progress:
             progress(stage, min(start + batch_size, len(missing)), len(missing))
-    return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts]).astype(np.float32)
+    return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts]).astype(np.float32), len(missing)
 
 
 def build_from_corpus(corpus_dir: Path, root: Path, options: BuildOptions, **kwargs) -> BuildResult:

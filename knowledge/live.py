@@ -64,7 +64,7 @@ class LiveKnowledgeBase:
         started = time.monotonic()
         try:
             version = IndexVersion.open(path)
-            kb = KnowledgeBase(version, version.query_encoder(), self.hybrid_weight)
+            kb = KnowledgeBase.load(version, self.hybrid_weight)
             kb.search("warm-up")  # first call pays one-off costs (thread pools, lazy weights)
         except (KnowledgeIndexError, OSError, ValueError, RuntimeError) as exc:
             self._failed.add(path.name)

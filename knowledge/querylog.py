@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from common.masking import mask_pii
+from common.sqlite import connect, initialise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kb_lookups (
@@ -46,15 +47,10 @@ class Lookup:
 
 class QueryLog:
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self.path = initialise(path, SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        return connect(self.path)
 
     def record(self, lookup: Lookup) -> None:
         with self._connect() as db:

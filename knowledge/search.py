@@ -73,8 +73,16 @@ class KnowledgeBase:
         self.encoder = encoder
         self.hybrid_weight = hybrid_weight
         self.entries = version.entries
-        self._rows_of = [np.flatnonzero(version.row_entry == i) for i in range(len(self.entries))]
+        # rows of each entry (questions first, then answers), grouped in one sort instead of a scan per entry
+        order = np.argsort(version.row_entry, kind="stable")
+        bounds = np.searchsorted(version.row_entry[order], np.arange(len(self.entries) + 1))
+        self._rows_of = [order[bounds[i]:bounds[i + 1]] for i in range(len(self.entries))]
         self._bm25 = BM25([" ".join(e.questions) for e in self.entries]) if hybrid_weight > 0 else None
+
+    @classmethod
+    def load(cls, version: IndexVersion, hybrid_weight: float = 0.0) -> "KnowledgeBase":
+        """A version with its own query encoder (the configured parts, adapted ones from its folder)."""
+        return cls(version, version.query_encoder(), hybrid_weight)
 
     @property
     def name(self) -> str:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from common.settings import Settings
-from knowledge.__main__ import _progress
 from knowledge.corpus import load_corpus
 from knowledge.index import BuildResult, build_index
+from knowledge.progress import progress_bars
 
 
 def ensure_index(settings: Settings, quiet: bool = False) -> BuildResult:
@@ -13,7 +13,7 @@ def ensure_index(settings: Settings, quiet: bool = False) -> BuildResult:
     if not quiet:
         print(f"==> knowledge base: {len(entries)} FAQ entries from {settings.faq_dir}", flush=True)
     result = build_index(entries, settings.kb_dir, settings.kb_build_options,
-                         progress=None if quiet else _progress())
+                         progress=None if quiet else progress_bars())
     if not quiet:
         state = "built" if result.changed else "up to date"
         print(f"==> knowledge base {state}: {result.manifest.version}", flush=True)

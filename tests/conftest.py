@@ -50,7 +50,7 @@ class Stack:
         from knowledge.search import KnowledgeBase
 
         version = open_current(self.settings.kb_dir)
-        return KnowledgeBase(version, version.query_encoder(), self.settings.kb_hybrid_weight)
+        return KnowledgeBase.load(version, self.settings.kb_hybrid_weight)
 
 
 @pytest.fixture(scope="session")

@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "eval" / "clinc150"
 DATASETS = {
     "zh-test": (ROOT / "data" / "faq", ROOT / "bench" / "kb" / "queries-zh-test.jsonl"),
-    "en-test": (ROOT / "bench" / "kb" / "queries-en-test.jsonl"),
+    "en-test": (ROOT / "data" / "faq", ROOT / "bench" / "kb" / "queries-en-test.jsonl"),
     "clinc150": (SHARED / "corpus", SHARED / "queries-val.jsonl"),
 }
-DATASETS["en-test"] = (ROOT / "data" / "faq", DATASETS["en-test"])
 CONFIGS = {
     "use": {"CS_KB_ENCODER": "use"},
     "minilm": {"CS_KB_ENCODER": "minilm"},

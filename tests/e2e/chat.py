@@ -18,6 +18,16 @@ def rest_say(rasa_url: str, sender: str, message: str, metadata: Optional[dict] 
     return resp.json()
 
 
+def parse(stack, text: str) -> dict:
+    """What the running Rasa model makes of `text` (its HTTP API, with the stack's token)."""
+    from ops.services import rasa_api_token
+
+    resp = requests.post(f"{stack.rasa_url}/model/parse", params={"token": rasa_api_token(stack.settings)},
+                         json={"text": text}, timeout=30)
+    resp.raise_for_status()
+    return resp.json()
+
+
 def texts(replies: List[dict]) -> List[str]:
     return [r.get("text", "") for r in replies]
 

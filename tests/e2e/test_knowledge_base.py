@@ -9,13 +9,11 @@ import sys
 import time
 
 import pytest
-import requests
 
 from common.settings import ROOT
 from knowledge.querylog import QueryLog
 from knowledge.search import decide
-from ops.services import rasa_api_token
-from tests.e2e.chat import new_sender, rest_say, texts
+from tests.e2e.chat import new_sender, parse, rest_say, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +46,9 @@ def test_middle_band_offers_questions_then_the_chosen_answer(stack):
     pool = ["嗯那个东西", "东西的事", "那个券", "关于积分的事", "卡的问题", "账号那个", "盒子", "门店的事情",
             "发票那个", "会员那个", "邮件", "颜色", "about the box", "the card thing", "my points thing",
             "about the store", "email thing", "the colour"]
-    token = rasa_api_token(stack.settings)
 
     def routed_to_kb(text: str) -> bool:
-        parsed = requests.post(f"{stack.rasa_url}/model/parse", params={"token": token}, json={"text": text},
-                               timeout=30).json()
-        return parsed["intent"]["name"] in ("ask_faq", "nlu_fallback")
+        return parse(stack, text)["intent"]["name"] in ("ask_faq", "nlu_fallback")
 
     band = [t for t in pool if decide(kb.search(t), stack.settings.kb_thresholds).kind == "suggest"
             and routed_to_kb(t)]

@@ -6,10 +6,8 @@ import re
 import sqlite3
 
 import pytest
-import requests
 
-from ops.services import rasa_api_token
-from tests.e2e.chat import new_sender, rest_say, texts
+from tests.e2e.chat import new_sender, parse, rest_say, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +23,6 @@ def handoff_rows(stack, sender: str) -> list:
     with sqlite3.connect(stack.handoff_db) as db:
         return db.execute("SELECT reason, language, summary_json FROM handoff_requests "
                           "WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
-
-
-def parse(stack, text: str) -> dict:
-    token = rasa_api_token(stack.settings)
-    resp = requests.post(f"{stack.rasa_url}/model/parse", params={"token": token},
-                         json={"text": text}, timeout=30)
-    resp.raise_for_status()
-    return resp.json()
 
 
 def test_chinese_conversation_remembers_order_number(stack):

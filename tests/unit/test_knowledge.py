@@ -65,7 +65,7 @@ def as_tuples(problems):
 
 def open_kb(path: Path, hybrid_weight: float = 0.0) -> KnowledgeBase:
     version = IndexVersion.open(path)
-    return KnowledgeBase(version, version.query_encoder(), hybrid_weight)
+    return KnowledgeBase.load(version, hybrid_weight)
 
 
 # A small corpus; line numbers matter to the tests below.
