@@ -27,12 +27,6 @@ TEXTS = {
         "zh": "抱歉，转接人工暂时出现问题。请拨打客服热线 400-800-1234，或稍后再试。",
         "en": "Sorry, I couldn't reach an agent just now. Please call 400-800-1234 or try again shortly.",
     },
-    "order_followup": {
-        "zh": "已记下订单 {order}（{topic}）。在线查单功能接入前，我已把这个请求转给人工客服处理（编号 {ref}），"
-              "客服会直接联系您。",
-        "en": "I've noted order {order} ({topic}). Until online order lookups are connected, I've passed this "
-              "to an agent (ref {ref}) who will get back to you.",
-    },
     "faq_suggest": {
         "zh": "您是想问下面哪个问题？",
         "en": "Is your question one of these?",
@@ -42,13 +36,6 @@ TEXTS = {
         "en": "Sorry, I couldn't find an answer to that in our help centre. Try rephrasing, or say "
               "\"talk to a person\".",
     },
-}
-
-TOPICS = {
-    "ask_order_status": {"zh": "查询订单状态", "en": "order status"},
-    "ask_logistics": {"zh": "查询物流", "en": "delivery tracking"},
-    "request_return": {"zh": "退换货", "en": "return or exchange"},
-    "cancel_order": {"zh": "取消订单", "en": "cancellation"},
 }
 
 # Button titles when the bot asks which of its top guesses the customer meant.

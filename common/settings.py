@@ -38,11 +38,35 @@ class Settings:
     kb_hybrid_weight: float = 0.0
     # Messages no entry answers (zh/en lists): the classifier's "none of these" class; "none" for none.
     kb_negatives: str = "data/kb/out_of_scope.yml"
+    # Orders: "sqlite" (embedded, seeded from data/orders/demo-orders.yml) or "http" (an external order
+    # API, docs/order-api.md: base URL + bearer token, timeout in seconds per attempt, retries on
+    # timeouts/5xx, circuit breaker opening after that many failures in a row for that many seconds).
+    order_backend: str = "sqlite"
+    order_api_url: str = ""
+    order_api_token: str = ""
+    order_api_timeout: float = 3.0
+    order_api_retries: int = 2
+    order_breaker_failures: int = 5
+    order_breaker_cooldown: float = 30.0
+    # Identity: secret that signs customer tokens issued by the shop's site/app/WeChat bridge (empty:
+    # channel identity off, customers prove orders with the phone's last 4 digits); wrong answers
+    # allowed before order lookups lock for that many minutes (per conversation and per order).
+    identity_secret: str = ""
+    verify_max_attempts: int = 3
+    verify_lockout_minutes: int = 30
     log_level: str = "INFO"
 
     @property
     def kb_log_db(self) -> Path:
         return self.var_dir / "kb-queries.sqlite3"
+
+    @property
+    def order_db(self) -> Path:
+        return self.var_dir / "orders.sqlite3"
+
+    @property
+    def identity_db(self) -> Path:
+        return self.var_dir / "identity.sqlite3"
 
     @property
     def handoff_db(self) -> Path:
@@ -98,6 +122,7 @@ class Settings:
             raise ConfigError(f"CS_KB_HYBRID_WEIGHT={self.kb_hybrid_weight}: must be in [0, 1)")
         if not 0 <= self.kb_adapt_epochs <= 20:
             raise ConfigError(f"CS_KB_ADAPT_EPOCHS={self.kb_adapt_epochs}: must be between 0 and 20")
+        self._validate_orders()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -107,6 +132,29 @@ class Settings:
         except EncoderError as exc:
             raise ConfigError(f"CS_KB_ENCODER={self.kb_encoder!r}: {exc}; use 'use', 'minilm', "
                               "'st:<local model path>' or parts joined with '+'") from None
+
+    def _validate_orders(self) -> None:
+        if self.order_backend not in ("sqlite", "http"):
+            raise ConfigError(f"CS_ORDER_BACKEND={self.order_backend!r}: use 'sqlite' or 'http'")
+        if self.order_backend == "http":
+            if not self.order_api_url.startswith(("http://", "https://")):
+                raise ConfigError(f"CS_ORDER_API_URL={self.order_api_url!r}: CS_ORDER_BACKEND=http needs the "
+                                  "order API's base URL (http:// or https://)")
+            if not self.order_api_token:
+                raise ConfigError("CS_ORDER_API_TOKEN is empty: CS_ORDER_BACKEND=http needs the order API's "
+                                  "bearer token")
+        if not 0 < self.order_api_timeout <= 60:
+            raise ConfigError(f"CS_ORDER_API_TIMEOUT={self.order_api_timeout}: seconds, in (0, 60]")
+        if not 0 <= self.order_api_retries <= 5:
+            raise ConfigError(f"CS_ORDER_API_RETRIES={self.order_api_retries}: must be between 0 and 5")
+        if self.order_breaker_failures < 1 or self.order_breaker_cooldown <= 0:
+            raise ConfigError("CS_ORDER_BREAKER_FAILURES must be >= 1 and CS_ORDER_BREAKER_COOLDOWN > 0")
+        if self.identity_secret and len(self.identity_secret) < 16:
+            raise ConfigError("CS_IDENTITY_SECRET is too short: use at least 16 random characters")
+        if not 1 <= self.verify_max_attempts <= 10:
+            raise ConfigError(f"CS_VERIFY_MAX_ATTEMPTS={self.verify_max_attempts}: must be between 1 and 10")
+        if not 1 <= self.verify_lockout_minutes <= 24 * 60:
+            raise ConfigError(f"CS_VERIFY_LOCKOUT_MINUTES={self.verify_lockout_minutes}: must be between 1 and 1440")
 
     @property
     def kb_thresholds(self):

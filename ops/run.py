@@ -11,6 +11,8 @@ from ops.knowledge import ensure_index
 from ops.services import build_services
 from ops.supervisor import StartupError, Supervisor
 from ops.training import ensure_model
+from orders.factory import ensure_seeded
+from orders.fixture import FixtureError
 
 
 def _raise_interrupt(*_: object) -> None:
@@ -30,6 +32,13 @@ def main() -> int:
         print(f"error in the FAQ corpus: {exc}\nfix it (python -m knowledge validate lists every problem)",
               file=sys.stderr)
         return 1
+    try:
+        seeded = ensure_seeded(settings)
+    except FixtureError as exc:
+        print(f"error in the demo orders fixture: {exc}", file=sys.stderr)
+        return 1
+    if seeded:
+        print(f"==> orders: seeded {seeded} demo orders into {settings.order_db}", flush=True)
     specs = build_services(settings, model)
     supervisor = Supervisor(specs, settings.var_dir, settings.host)
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -13,6 +13,10 @@ from ops.knowledge import ensure_index
 from ops.services import build_services
 from ops.supervisor import Supervisor
 from ops.training import ensure_model
+from orders.factory import ensure_seeded
+
+# Signs the customer tokens the tests' "channel" sends (common/identity.py); test-only value.
+IDENTITY_SECRET = "test-identity-secret-0123456789"
 
 
 def free_port() -> int:
@@ -61,8 +65,10 @@ def stack(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     faq_dir = var_dir / "faq"
     shutil.copytree(Settings().faq_dir, faq_dir)
     settings = Settings(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                        var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb")
+                        var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb",
+                        identity_secret=IDENTITY_SECRET)
     ensure_index(settings, quiet=True)
+    ensure_seeded(settings)
     supervisor = Supervisor(build_services(settings, model), settings.var_dir, settings.host)
     supervisor.start()
     try:
