@@ -31,7 +31,12 @@ def request_store() -> HandoffRequestStore:
 
 def build_request(tracker: Tracker, reason: str) -> HandoffRequest:
     phone = tracker.get_slot("phone")
+    # Only what the agent needs to pick up where the bot stopped; identity as a yes/no, no phone digits.
     slots = {"order_number": tracker.get_slot("order_number"),
+             "order_task": tracker.get_slot("order_task"),
+             "order_verified": tracker.get_slot("verified_order") is not None
+             and tracker.get_slot("verified_order") == tracker.get_slot("order_number") or None,
+             "customer_id": tracker.get_slot("verified_customer"),
              "phone": mask_phone(phone) if phone else None}
     return HandoffRequest(
         sender_id=tracker.sender_id,

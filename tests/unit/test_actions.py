@@ -19,7 +19,6 @@ from actions.fallback import ActionFallbackCascade
 from actions.faq import ActionAnswerFaq
 from actions.handoff import ActionHandoff
 from actions.language import ActionDetectLanguage, ActionSessionStart, language_hint
-from actions.orders import ActionOrderFollowup
 from actions.texts import TEXTS
 from common.settings import ROOT, Settings
 from handoff.requests import HandoffRequestStore
@@ -354,42 +353,6 @@ async def test_handoff_storage_failure_tells_customer(tmp_path, monkeypatch):
     assert events == []
     assert message["text"] == TEXTS["handoff_failed"]["zh"]
     assert not REF.search(message["text"])
-
-
-# --- ActionOrderFollowup ---------------------------------------------------------------------
-
-async def test_order_followup_topic_from_latest_order_intent(store):
-    events = [user_event("我想取消订单", "cancel_order"), bot_event("请提供订单号"),
-              user_event("查物流", "ask_logistics"), bot_event("请提供订单号"),
-              user_event("241106329572", "inform")]
-    tracker = make_tracker(events, slots={"language": "zh", "order_number": "241106329572"},
-                           sender_id="o-user")
-    [message], returned = await run(ActionOrderFollowup(), tracker)
-    assert returned == []
-    text = message["text"]
-    assert "241106329572" in text
-    assert "查询物流" in text and "取消订单" not in text
-    assert "H000001" in text
-    [row] = store.for_sender("o-user")
-    assert row.request.reason == "order_request"
-    assert row.request.slots == {"order_number": "241106329572"}
-
-
-async def test_order_followup_english_and_default_topic(store):
-    tracker = make_tracker([user_event("250101284639", "inform")],
-                           slots={"language": "en", "order_number": "250101284639"})
-    [message], _ = await run(ActionOrderFollowup(), tracker)
-    assert message["text"] == TEXTS["order_followup"]["en"].format(
-        order="250101284639", topic="order status", ref="H000001")
-    [row] = store.for_sender("unit-user")
-    assert row.request.reason == "order_request"
-
-
-async def test_order_followup_return_topic_in_english(store):
-    events = [user_event("I want to return this", "request_return"), user_event("250101284639", "inform")]
-    tracker = make_tracker(events, slots={"language": "en", "order_number": "250101284639"})
-    [message], _ = await run(ActionOrderFollowup(), tracker)
-    assert "(return or exchange)" in message["text"]
 
 
 # --- ActionAnswerFaq -------------------------------------------------------------------------
