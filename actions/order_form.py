@@ -138,8 +138,13 @@ class ValidateOrderForm(FormValidationAction):
     # --- extraction from free text ---------------------------------------------------------------
     async def extract_phone_last4(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> Dict[Text, Any]:
-        if tracker.get_slot("requested_slot") not in (None, "order_number", "phone_last4") \
-                or _intent(tracker) in LEAVING:
+        requested = tracker.get_slot("requested_slot")
+        if requested not in (None, "order_number", "phone_last4") or _intent(tracker) in LEAVING:
+            return {}
+        # Before the question is asked, 4 digits count only next to an order number ("261114945258 4696"),
+        # so that a year or an amount in the first message does not burn a verification attempt.
+        entities = (tracker.latest_message or {}).get("entities") or []
+        if requested != "phone_last4" and not any(e.get("entity") == "order_number" for e in entities):
             return {}
         digits = last4_in(_typed_text(tracker))
         return {"phone_last4": digits} if digits else {}
@@ -237,15 +242,20 @@ class ValidateOrderForm(FormValidationAction):
     async def validate_aftersales_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> Dict[Text, Any]:
         reason = value if value in REASONS else "other"
+        result: Dict[Text, Any] = {"aftersales_reason": reason}
+        # rasa_sdk returns only the slots of required_slots (and what validate_* return): the note that
+        # extract_aftersales_reason took from the same message must be passed on here, or it is lost.
+        if "aftersales_note" in tracker.slots_to_validate():
+            result["aftersales_note"] = tracker.get_slot("aftersales_note")
         number = tracker.get_slot("order_number")
         if not number or tracker.get_slot("verified_order") != number:
-            return {"aftersales_reason": reason}
+            return result
         order = await order_backend().get_order(number, request_id=request_id())
         if order is None:
-            return {"aftersales_reason": reason}
+            return result
         requests = await order_backend().after_sales_requests(number, request_id=request_id())
         code = policy.after_sales_block(order, requests, now(), sku=tracker.get_slot("item_sku"), reason=reason)
-        return {"aftersales_reason": reason, **({"order_blocked": code} if code else {})}
+        return {**result, **({"order_blocked": code} if code else {})}
 
     async def validate_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
