@@ -10,9 +10,9 @@ The `action_ask_<slot>` actions ask, with buttons where the choices are known.
 from __future__ import annotations
 
 import contextvars
-from abc import ABC, abstractmethod
 import logging
 import re
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
@@ -135,6 +135,16 @@ class ValidateOrderForm(FormValidationAction):
             needed.append("confirmed")
         return needed
 
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[EventType]:
+        extracted = tracker.slots_to_validate()
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        # rasa_sdk returns only the slots of required_slots: the note extract_aftersales_reason took from
+        # the same message as the reason is not one, so it is passed on here or it never reaches the tracker.
+        if "aftersales_note" in extracted and not any(e["name"] == "aftersales_note" for e in events):
+            events.append(SlotSet("aftersales_note", extracted["aftersales_note"]))
+        return events
+
     # --- extraction from free text ---------------------------------------------------------------
     async def extract_phone_last4(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                   domain: DomainDict) -> Dict[Text, Any]:
@@ -203,6 +213,8 @@ class ValidateOrderForm(FormValidationAction):
             return {"phone_last4": None}
         if not number:
             return {"phone_last4": digits}  # checked once the order number comes
+        if tracker.get_slot("verified_order") == number:
+            return {"phone_last4": digits}  # already proven (signed-in owner): nothing to check or count
         log = verification_log()
         if log.state(tracker.sender_id, number).locked:
             return {"phone_last4": None, "order_blocked": "locked"}
@@ -242,20 +254,15 @@ class ValidateOrderForm(FormValidationAction):
     async def validate_aftersales_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> Dict[Text, Any]:
         reason = value if value in REASONS else "other"
-        result: Dict[Text, Any] = {"aftersales_reason": reason}
-        # rasa_sdk returns only the slots of required_slots (and what validate_* return): the note that
-        # extract_aftersales_reason took from the same message must be passed on here, or it is lost.
-        if "aftersales_note" in tracker.slots_to_validate():
-            result["aftersales_note"] = tracker.get_slot("aftersales_note")
         number = tracker.get_slot("order_number")
         if not number or tracker.get_slot("verified_order") != number:
-            return result
+            return {"aftersales_reason": reason}
         order = await order_backend().get_order(number, request_id=request_id())
         if order is None:
-            return result
+            return {"aftersales_reason": reason}
         requests = await order_backend().after_sales_requests(number, request_id=request_id())
         code = policy.after_sales_block(order, requests, now(), sku=tracker.get_slot("item_sku"), reason=reason)
-        return {**result, **({"order_blocked": code} if code else {})}
+        return {"aftersales_reason": reason, **({"order_blocked": code} if code else {})}
 
     async def validate_confirmed(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
