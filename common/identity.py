@@ -43,7 +43,8 @@ def verify_token(secret: str, token: Any, now: Optional[float] = None) -> Option
     if not secret or not isinstance(token, str) or token.count(".") != 1:
         return None
     payload, signature = token.split(".")
-    if not hmac.compare_digest(signature, _signature(secret, payload)):
+    # bytes: compare_digest refuses str with non-ASCII characters (TypeError on a junk token)
+    if not hmac.compare_digest(signature.encode(), _signature(secret, payload).encode()):
         return None
     try:
         claims = json.loads(_unb64(payload))

@@ -1,9 +1,10 @@
 """A circuit breaker: after `threshold` failures in a row, calls fail fast for `cooldown` seconds.
 
 States: closed (calls pass) -> open (calls refused) -> half-open after the cooldown (one trial
-call passes; success closes, failure opens again). While the order system is down, customers get
-the "try again later / talk to a person" answer at once instead of waiting for timeouts, and the
-failing system is not hammered with retries.
+call passes; success closes, failure opens again; a trial that reports neither within a cooldown,
+e.g. a call cancelled mid-flight, is given up and the next call is the new trial). While the order
+system is down, customers get the "try again later / talk to a person" answer at once instead of
+waiting for timeouts, and the failing system is not hammered with retries.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at: float | None = None
         self._trial_running = False
+        self._trial_started = 0.0
 
     @property
     def state(self) -> str:
@@ -34,11 +36,12 @@ class CircuitBreaker:
     def before_call(self) -> None:
         """Raise CircuitOpen when the call must not be made."""
         state = self.state
-        if state == "open" or (state == "half-open" and self._trial_running):
+        trial_alive = self._trial_running and self.clock() - self._trial_started < self.cooldown
+        if state == "open" or (state == "half-open" and trial_alive):
             raise CircuitOpen(f"order system unavailable; next try in "
                               f"{max(0.0, self.cooldown - (self.clock() - self.opened_at)):.0f} s")
         if state == "half-open":
-            self._trial_running = True
+            self._trial_running, self._trial_started = True, self.clock()
 
     def succeeded(self) -> None:
         self.failures, self.opened_at, self._trial_running = 0, None, False

@@ -104,6 +104,7 @@ def _time(value: Optional[str]) -> Optional[datetime]:
 
 
 def _iso(value: Optional[datetime]) -> Optional[str]:
+    """ISO 8601 with the value's own offset (sorted by julianday(), which understands offsets)."""
     return value.isoformat() if value else None
 
 
@@ -170,7 +171,7 @@ class SqliteOrderBackend:
 
     def _read_requests(self, db: sqlite3.Connection, number: str) -> List[AfterSalesRequest]:
         return [self._request(r) for r in db.execute(
-            "SELECT * FROM after_sales_requests WHERE order_number = ? ORDER BY created_at", (number,))]
+            "SELECT * FROM after_sales_requests WHERE order_number = ? ORDER BY julianday(created_at)", (number,))]
 
     def _run(self, work: Callable[[sqlite3.Connection], object]):
         def job():
@@ -194,7 +195,7 @@ class SqliteOrderBackend:
 
     async def recent_orders(self, customer_id: str, limit: int = 5, *, request_id: str = "") -> List[Order]:
         def work(db):
-            rows = db.execute("SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC LIMIT ?",
+            rows = db.execute("SELECT * FROM orders WHERE customer_id = ? ORDER BY julianday(created_at) DESC LIMIT ?",
                               (customer_id, max(0, int(limit)))).fetchall()
             return [self._order(db, row) for row in rows]
         return await self._run(work)
@@ -203,7 +204,7 @@ class SqliteOrderBackend:
         def work(db):
             return [LogisticsEvent(_time(r[0]), *r[1:]) for r in db.execute(
                 "SELECT time, code, location, description_zh, description_en FROM logistics_events "
-                "WHERE order_number = ? ORDER BY time", (number,))]
+                "WHERE order_number = ? ORDER BY julianday(time)", (number,))]
         return await self._run(work)
 
     async def after_sales_requests(self, number: str, *, request_id: str = "") -> List[AfterSalesRequest]:
@@ -226,9 +227,8 @@ class SqliteOrderBackend:
                                                  sku=request.sku, reason=request.reason)
                 if block:
                     raise RuleViolation(block)
-                seq = db.execute("SELECT COUNT(*) FROM after_sales_requests").fetchone()[0] + 1
                 created = AfterSalesRequest(
-                    number=f"AS{now.astimezone(timezone.utc):%y%m%d}{seq:04d}", order_number=order.number,
+                    number=self._next_request_number(db, now), order_number=order.number,
                     sku=request.sku, type=request.type, reason=request.reason, state="open", created_at=now,
                     note=request.note)
                 db.execute("INSERT INTO after_sales_requests VALUES (?,?,?,?,?,?,?,?)",
@@ -271,6 +271,16 @@ class SqliteOrderBackend:
 
     async def close(self) -> None:
         return None
+
+    @staticmethod
+    def _next_request_number(db: sqlite3.Connection, now: datetime) -> str:
+        prefix = f"AS{now.astimezone(timezone.utc):%y%m%d}"
+        seq = db.execute("SELECT COUNT(*) FROM after_sales_requests WHERE number LIKE ?",
+                         (prefix + "%",)).fetchone()[0] + 1
+        while db.execute("SELECT 1 FROM after_sales_requests WHERE number = ?",
+                         (f"{prefix}{seq:04d}",)).fetchone():
+            seq += 1
+        return f"{prefix}{seq:04d}"
 
     # --- idempotency -----------------------------------------------------------------------------
     @staticmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -25,14 +26,16 @@ CREATE INDEX IF NOT EXISTS failures_sender ON verification_failures (sender_id, 
 CREATE INDEX IF NOT EXISTS failures_order ON verification_failures (order_number, at);
 """
 
-_LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{5}(\d{4})(?!\d)")
+# ASCII digits only (full-width digits are folded to ASCII first, other scripts' digits are not digits here)
+_LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)", re.ASCII)
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{5}(\d{4})(?!\d)", re.ASCII)
 
 
 def last4_in(text: str) -> Optional[str]:
     """Four digits the customer gave: a standalone 4-digit group, or the end of a full mobile number."""
     if not text:
         return None
+    text = unicodedata.normalize("NFKC", text)  # full-width １２３４ (Chinese keyboards) -> 1234
     phone = _PHONE.search(text)
     if phone:
         return phone.group(1)
@@ -41,7 +44,7 @@ def last4_in(text: str) -> Optional[str]:
 
 
 def matches(phone: str, last4: str) -> bool:
-    return bool(phone) and len(last4 or "") == 4 and hmac.compare_digest(phone[-4:], last4)
+    return bool(phone) and len(last4 or "") == 4 and hmac.compare_digest(phone[-4:].encode(), last4.encode())
 
 
 @dataclass(frozen=True)
