@@ -27,9 +27,18 @@ async def load_knowledge(app: Sanic, loop) -> None:
     await loop.run_in_executor(None, knowledge().load_now)
 
 
+async def close_order_backend(app: Sanic, loop) -> None:
+    """Close the order backend's HTTP connections (if it was ever used) before the loop goes."""
+    from actions.order_context import order_backend
+
+    if order_backend.cache_info().currsize:
+        await order_backend().close()
+
+
 def create_app(executor: ActionExecutor, **kwargs) -> Sanic:
     app = create_app_for_serve(executor, **kwargs)
     app.register_listener(load_knowledge, "before_server_start")
+    app.register_listener(close_order_backend, "after_server_stop")
     return app
 
 
