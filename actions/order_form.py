@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
@@ -159,6 +160,18 @@ class ValidateOrderForm(FormValidationAction):
         digits = last4_in(_typed_text(tracker))
         return {"phone_last4": digits} if digits else {}
 
+    async def extract_order_number(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        """A number of the wrong length, typed when the order number was asked for: kept, so that
+        validation can say what an order number looks like (the NLU only finds 12-digit ones)."""
+        entities = (tracker.latest_message or {}).get("entities") or []
+        if tracker.get_slot("requested_slot") != "order_number" or _intent(tracker) in LEAVING \
+                or any(e.get("entity") == "order_number" for e in entities):
+            return {}
+        runs = [r for r in re.findall(r"\d+", unicodedata.normalize("NFKC", _typed_text(tracker)))
+                if len(r) >= 5]
+        return {"order_number": runs[0]} if len(runs) == 1 else {}
+
     async def extract_item_sku(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> Dict[Text, Any]:
         typed = _typed_text(tracker)
@@ -174,7 +187,11 @@ class ValidateOrderForm(FormValidationAction):
                                         domain: DomainDict) -> Dict[Text, Any]:
         typed = _typed_text(tracker)
         intent = _intent(tracker)
-        if tracker.get_slot("requested_slot") != "aftersales_reason" or not typed or intent in LEAVING:
+        if tracker.get_slot("requested_slot") != "aftersales_reason" or not typed:
+            return {}
+        # "不想要了" / "don't want it anymore" read as `stop` are the reason "changed my mind" here;
+        # a plain "算了" / "never mind" (no reason in it) still leaves the form.
+        if intent in LEAVING and not (intent == "stop" and reason_of(typed) != "other"):
             return {}
         if intent == "ask_faq" and looks_like_question(typed):
             return {}  # a question in the middle: answered by the FAQ rule, then the form asks again

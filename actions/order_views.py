@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, List, Optional, Sequence
 
 from actions.order_texts import REASON_LABELS, STATUS_LABELS, TYPE_LABELS, label, text
+from common.masking import mask_pii
 from orders.model import AfterSalesRequest, LogisticsEvent, Order, OrderItem
 
 SHOP_TIME = timezone(timedelta(hours=8), "CST")  # the shop's customers read China time
@@ -56,7 +57,7 @@ def status_label(status: str, language: Optional[str]) -> str:
 def render_status(order: Order, events: Sequence[LogisticsEvent], language: Optional[str]) -> str:
     extra = ""
     if order.status == "shipped":
-        latest = events[-1].description(language) if events else status_label("shipped", language)
+        latest = mask_pii(events[-1].description(language)) if events else status_label("shipped", language)
         extra = text("status_extra_shipped", language, carrier=order.carrier or "-",
                      tracking=order.tracking_number or "-", latest=latest)
     elif order.delivered_at is not None:
@@ -77,7 +78,8 @@ def render_logistics(order: Order, events: Sequence[LogisticsEvent], language: O
         return text("logistics_not_shipped", language, order=order.number,
                     status=status_label(order.status, language))
     shown = list(events)[-limit:][::-1]  # newest first
-    lines = "\n".join(f"· {when(e.time, language)} {e.description(language)}" for e in shown)
+    # Carriers' texts may carry a courier's phone number: masked like any other.
+    lines = "\n".join(f"· {when(e.time, language)} {mask_pii(e.description(language))}" for e in shown)
     reply = text("logistics", language, order=order.number, carrier=order.carrier or "-",
                  tracking=order.tracking_number or "-", events=lines)
     if events[-1].code == "exception":
