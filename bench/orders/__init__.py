@@ -1,0 +1,1 @@
+"""Order-lookup latency benchmark (bench/orders/README.md)."""
