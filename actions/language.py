@@ -28,7 +28,8 @@ def language_hint(metadata: Optional[Dict[Text, Any]]) -> Optional[str]:
 
 
 class ActionDetectLanguage(Action):
-    """Custom slot mapping of `language`: runs on every user message (see bot/domain/core.yml)."""
+    """The `language` slot from the message: part of action_read_message (actions/turn.py), which
+    the domain runs on every user message as the slot's custom mapping."""
 
     def name(self) -> Text:
         return "action_detect_language"

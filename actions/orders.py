@@ -91,7 +91,8 @@ class ActionOrderStopped(Action):
 
 
 class ActionIdentifyCustomer(Action):
-    """Custom slot mapping of `verified_customer`: the customer a channel vouches for, every turn."""
+    """`verified_customer`: the customer a channel vouches for; part of action_read_message
+    (actions/turn.py), run on every user message."""
 
     def name(self) -> Text:
         return "action_identify_customer"

@@ -20,7 +20,6 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
-
 _DIGITS = re.compile(r"\d{4,}")
 
 

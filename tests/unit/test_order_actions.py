@@ -1051,6 +1051,22 @@ async def test_without_a_secret_no_token_is_trusted(customer_id):
     assert (await run(ActionIdentifyCustomer(), tracker))[1] == []
 
 
+async def test_read_message_sets_language_and_customer_in_one_call(customer_id, monkeypatch):
+    from actions.turn import ActionReadMessage
+
+    configure(monkeypatch, identity_secret=SECRET)
+    token = issue_token(SECRET, customer_id)
+    tracker = make_tracker({"language": "zh"},
+                           message=user_event("where is my parcel", "ask_logistics",
+                                              metadata={"customer_token": token}))
+    _, events = await run(ActionReadMessage(), tracker)
+    assert events == [SlotSet("language", "en"), SlotSet("verified_customer", customer_id)]
+    # Nothing new in the message: nothing set.
+    tracker = make_tracker({"language": "en", "verified_customer": customer_id},
+                           message=user_event("hello", "greet", metadata={"customer_token": token}))
+    assert (await run(ActionReadMessage(), tracker))[1] == []
+
+
 # --- ActionStartOrderTask, ActionOrderStopped -------------------------------------------------------
 
 async def test_start_order_task_resets_everything_from_the_last_task():
