@@ -32,6 +32,18 @@ def masked_address(order: Order) -> str:
     return " ".join(p for p in (a.province, city, a.district) if p) + " ****"
 
 
+# Carriers as Chinese customers know them, and their English names.
+CARRIERS_EN = {"顺丰速运": "SF Express", "中通快递": "ZTO Express", "京东物流": "JD Logistics",
+               "圆通速递": "YTO Express", "韵达快递": "Yunda Express", "申通快递": "STO Express",
+               "EMS": "China Post EMS"}
+
+
+def carrier_name(carrier: Optional[str], language: Optional[str]) -> str:
+    if not carrier:
+        return "-"
+    return CARRIERS_EN.get(carrier, carrier) if language == "en" else carrier
+
+
 def money(fen: int) -> str:
     return f"¥{fen / 100:,.2f}"
 
@@ -58,7 +70,7 @@ def render_status(order: Order, events: Sequence[LogisticsEvent], language: Opti
     extra = ""
     if order.status == "shipped":
         latest = mask_pii(events[-1].description(language)) if events else status_label("shipped", language)
-        extra = text("status_extra_shipped", language, carrier=order.carrier or "-",
+        extra = text("status_extra_shipped", language, carrier=carrier_name(order.carrier, language),
                      tracking=order.tracking_number or "-", latest=latest)
     elif order.delivered_at is not None:
         extra = text("status_extra_delivered", language, delivered=when(order.delivered_at, language))
@@ -80,7 +92,7 @@ def render_logistics(order: Order, events: Sequence[LogisticsEvent], language: O
     shown = list(events)[-limit:][::-1]  # newest first
     # Carriers' texts may carry a courier's phone number: masked like any other.
     lines = "\n".join(f"· {when(e.time, language)} {mask_pii(e.description(language))}" for e in shown)
-    reply = text("logistics", language, order=order.number, carrier=order.carrier or "-",
+    reply = text("logistics", language, order=order.number, carrier=carrier_name(order.carrier, language),
                  tracking=order.tracking_number or "-", events=lines)
     if events[-1].code == "exception":
         reply += "\n" + text("logistics_exception", language)
