@@ -1,0 +1,296 @@
+"""The handoff service's durable state (SQLite): conversations with people, their messages, agents,
+their sessions, CSAT answers. Every change is one transaction, so a restart loses nothing: queued
+conversations stay queued, undelivered messages stay undelivered until delivered.
+
+State of a conversation: queued -> offered (to an agent) -> active (accepted) -> closed (resolved,
+CSAT asked) or returned (handed back to the bot); `ticket` = a message left while nobody was
+available, answered later.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+from handoff import routing
+from handoff.migrations import migrate
+
+OPEN_STATES = ("queued", "offered", "active")
+
+
+class StoreError(Exception):
+    """An operation that does not fit the conversation's state (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    sender_id: str
+    channel: str
+    language: str
+    customer_id: Optional[str]
+    tier: str
+    reason: str
+    queue: str
+    state: str
+    summary: dict
+    created_at: float
+    agent_id: Optional[str]
+    assigned_at: Optional[float]
+    first_response_at: Optional[float]
+    closed_at: Optional[float]
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    direction: str
+    text: str
+    agent_id: Optional[str]
+    created_at: float
+    delivered_at: Optional[float]
+
+
+_CONVERSATION_COLUMNS = ("id, sender_id, channel, language, customer_id, tier, reason, queue, state, summary_json, "
+                         "created_at, agent_id, assigned_at, first_response_at, closed_at")
+
+
+def _conversation(row: tuple) -> Conversation:
+    values = list(row)
+    values[9] = json.loads(values[9])
+    return Conversation(*values)
+
+
+class HandoffStore:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        with self._db() as db:
+            migrate(db)
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)  # explicit transactions only
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    def _write(self, work: Callable[[sqlite3.Connection], object]):
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db)
+                db.execute("COMMIT")
+                return result
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        finally:
+            db.close()
+
+    def _read(self, work: Callable[[sqlite3.Connection], object]):
+        db = self._db()
+        try:
+            return work(db)
+        finally:
+            db.close()
+
+    # --- conversations -----------------------------------------------------------------------------
+    def open(self, *, sender_id: str, channel: str, language: str, reason: str, queue: str, summary: dict,
+             customer_id: Optional[str] = None, tier: str = "normal", state: str = "queued") -> Conversation:
+        """Queue a conversation (or, with state='ticket', file a message for later). A customer who is
+        already with people keeps that conversation: it is returned, not duplicated."""
+        if state not in ("queued", "ticket"):
+            raise ValueError("a handoff opens as 'queued' or 'ticket'")
+
+        def work(db):
+            row = db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE sender_id = ? AND state IN "
+                             "('queued', 'offered', 'active')", (sender_id,)).fetchone()
+            if row:
+                return _conversation(row)
+            cur = db.execute(
+                "INSERT INTO conversations (sender_id, channel, language, customer_id, tier, reason, queue, state, "
+                "summary_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sender_id, channel, language, customer_id, tier, reason, queue, state,
+                 json.dumps(summary, ensure_ascii=False), self.clock()))
+            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                            (cur.lastrowid,)).fetchone())
+        return self._write(work)
+
+    def get(self, conversation_id: int) -> Optional[Conversation]:
+        row = self._read(lambda db: db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                               (conversation_id,)).fetchone())
+        return _conversation(row) if row else None
+
+    def open_for_sender(self, sender_id: str) -> Optional[Conversation]:
+        row = self._read(lambda db: db.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE sender_id = ? AND state IN "
+            "('queued', 'offered', 'active')", (sender_id,)).fetchone())
+        return _conversation(row) if row else None
+
+    def in_state(self, *states: str) -> List[Conversation]:
+        marks = ", ".join("?" for _ in states)
+        rows = self._read(lambda db: db.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE state IN ({marks}) ORDER BY created_at, id",
+            states).fetchall())
+        return [_conversation(r) for r in rows]
+
+    def waiting(self) -> List[routing.Waiting]:
+        return [routing.Waiting(str(c.id), c.queue, c.created_at) for c in self.in_state("queued")]
+
+    def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple) -> Conversation:
+        def work(db):
+            row = db.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no conversation {conversation_id}")
+            if row[0] not in allowed:
+                raise StoreError(f"conversation {conversation_id} is {row[0]}, not {' or '.join(allowed)}")
+            db.execute(f"UPDATE conversations SET {updates} WHERE id = ?", (*args, conversation_id))
+            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                            (conversation_id,)).fetchone())
+        return self._write(work)
+
+    def offer(self, conversation_id: int, agent_id: str) -> Conversation:
+        return self._transition(conversation_id, ("queued",), "state = 'offered', agent_id = ?, assigned_at = ?",
+                                (agent_id, self.clock()))
+
+    def accept(self, conversation_id: int, agent_id: str) -> Conversation:
+        """The agent takes it: an offer made to them, or a pull straight from the queue."""
+        conversation = self.get(conversation_id)
+        if conversation and conversation.state == "offered" and conversation.agent_id != agent_id:
+            raise StoreError(f"conversation {conversation_id} is offered to another agent")
+        return self._transition(conversation_id, ("queued", "offered"),
+                                "state = 'active', agent_id = ?, assigned_at = COALESCE(assigned_at, ?)",
+                                (agent_id, self.clock()))
+
+    def decline(self, conversation_id: int) -> Conversation:
+        return self._transition(conversation_id, ("offered",), "state = 'queued', agent_id = NULL, "
+                                "assigned_at = NULL", ())
+
+    def transfer(self, conversation_id: int, queue: Optional[str] = None,
+                 agent_id: Optional[str] = None) -> Conversation:
+        """To another queue (back in line, keeping its place in time) or straight to another agent."""
+        if agent_id:
+            return self._transition(conversation_id, OPEN_STATES, "state = 'offered', agent_id = ?, "
+                                    "queue = COALESCE(?, queue)", (agent_id, queue))
+        if not queue:
+            raise ValueError("transfer to a queue or an agent")
+        return self._transition(conversation_id, OPEN_STATES, "state = 'queued', agent_id = NULL, "
+                                "assigned_at = NULL, queue = ?", (queue,))
+
+    def resolve(self, conversation_id: int, back_to_bot: bool) -> Conversation:
+        state = "returned" if back_to_bot else "closed"
+        return self._transition(conversation_id, ("active", "offered", "queued", "ticket"),
+                                "state = ?, closed_at = ?", (state, self.clock()))
+
+    # --- messages ---------------------------------------------------------------------------------
+    def add_message(self, conversation_id: int, direction: str, text: str,
+                    agent_id: Optional[str] = None) -> Message:
+        if direction not in ("customer", "agent", "system"):
+            raise ValueError(f"unknown direction {direction!r}")
+        if not text or not text.strip():
+            raise ValueError("empty message")
+        now = self.clock()
+
+        def work(db):
+            row = db.execute("SELECT state, agent_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no conversation {conversation_id}")
+            if direction == "agent":
+                if row[0] != "active" or row[1] != agent_id:
+                    raise StoreError(f"conversation {conversation_id} is not active with agent {agent_id}")
+                db.execute("UPDATE conversations SET first_response_at = COALESCE(first_response_at, ?) "
+                           "WHERE id = ?", (now, conversation_id))
+            cur = db.execute("INSERT INTO messages (conversation_id, direction, text, agent_id, created_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (conversation_id, direction, text.strip(), agent_id, now))
+            return Message(cur.lastrowid, conversation_id, direction, text.strip(), agent_id, now, None)
+        return self._write(work)
+
+    def messages(self, conversation_id: int) -> List[Message]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
+            "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall())
+        return [Message(*r) for r in rows]
+
+    def undelivered(self, direction: str = "agent") -> List[Message]:
+        """Messages still to be delivered to the customer (oldest first): what a restart resumes."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
+            "WHERE direction = ? AND delivered_at IS NULL ORDER BY id", (direction,)).fetchall())
+        return [Message(*r) for r in rows]
+
+    def mark_delivered(self, message_id: int) -> None:
+        self._write(lambda db: db.execute("UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS "
+                                          "NULL", (self.clock(), message_id)))
+
+    # --- agents -----------------------------------------------------------------------------------
+    def add_agent(self, agent_id: str, name: str, password_hash: str, skills: List[str], role: str = "agent",
+                  capacity: int = 3) -> None:
+        self._write(lambda db: db.execute(
+            "INSERT INTO agents (id, name, role, skills_json, capacity, password_hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (agent_id, name, role, json.dumps(sorted(skills)), capacity, password_hash)))
+
+    def set_status(self, agent_id: str, status: str) -> None:
+        if status not in routing.AGENT_STATUSES:
+            raise ValueError(f"status must be one of {routing.AGENT_STATUSES}")
+
+        def work(db):
+            cur = db.execute("UPDATE agents SET status = ?, idle_since = CASE WHEN status != 'online' AND ? = "
+                             "'online' THEN ? ELSE idle_since END WHERE id = ?",
+                             (status, status, self.clock(), agent_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"no agent {agent_id}")
+        self._write(work)
+
+    def agent_row(self, agent_id: str) -> Optional[Dict[str, object]]:
+        row = self._read(lambda db: db.execute(
+            "SELECT id, name, role, skills_json, capacity, status, idle_since, password_hash FROM agents "
+            "WHERE id = ?", (agent_id,)).fetchone())
+        if row is None:
+            return None
+        keys = ("id", "name", "role", "skills", "capacity", "status", "idle_since", "password_hash")
+        return {**dict(zip(keys, row, strict=True)), "skills": json.loads(row[3])}
+
+    def agents(self) -> List[routing.Agent]:
+        """Agents as routing sees them: skills, status, capacity, conversations held now."""
+        def work(db):
+            held = dict(db.execute("SELECT agent_id, COUNT(*) FROM conversations WHERE state IN ('offered', "
+                                   "'active') AND agent_id IS NOT NULL GROUP BY agent_id").fetchall())
+            return [routing.Agent(r[0], frozenset(json.loads(r[1])), r[2], r[3], held.get(r[0], 0), r[4])
+                    for r in db.execute("SELECT id, skills_json, status, capacity, idle_since FROM agents "
+                                        "ORDER BY id")]
+        return self._read(work)
+
+    # --- sessions and CSAT ------------------------------------------------------------------------
+    def add_session(self, token_hash: str, agent_id: str, expires_at: float) -> None:
+        self._write(lambda db: db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (token_hash, agent_id, expires_at)))
+
+    def session_agent(self, token_hash: str) -> Optional[str]:
+        row = self._read(lambda db: db.execute("SELECT agent_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                                               (token_hash, self.clock())).fetchone())
+        return row[0] if row else None
+
+    def end_session(self, token_hash: str) -> None:
+        self._write(lambda db: db.execute("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?",
+                                          (token_hash, self.clock())))
+
+    def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:
+        if not 1 <= int(score) <= 5:
+            raise ValueError("a CSAT score is 1-5")
+
+        def work(db):
+            row = db.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None or row[0] != "closed":
+                raise StoreError(f"conversation {conversation_id} is not closed")
+            db.execute("INSERT OR REPLACE INTO csat VALUES (?, ?, ?, ?)",
+                       (conversation_id, int(score), (comment or "")[:1000], self.clock()))
+        self._write(work)
+
+    def csat(self, conversation_id: int) -> Optional[tuple]:
+        return self._read(lambda db: db.execute("SELECT score, comment FROM csat WHERE conversation_id = ?",
+                                                (conversation_id,)).fetchone())
