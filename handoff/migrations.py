@@ -79,9 +79,11 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Tuple[int, str]] = MIGR
             continue
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in filter(str.strip, script.split(";\n")):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+            # checked again under the write lock: another process may have applied it meanwhile
+            if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                for statement in filter(str.strip, script.split(";\n")):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

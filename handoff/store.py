@@ -70,8 +70,11 @@ class HandoffStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
-        with self._db() as db:
+        db = self._db()
+        try:
             migrate(db)
+        finally:
+            db.close()
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)  # explicit transactions only
@@ -143,13 +146,16 @@ class HandoffStore:
     def waiting(self) -> List[routing.Waiting]:
         return [routing.Waiting(str(c.id), c.queue, c.created_at) for c in self.in_state("queued")]
 
-    def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple) -> Conversation:
+    def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple,
+                    check: Optional[Callable[[tuple], None]] = None) -> Conversation:
         def work(db):
-            row = db.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            row = db.execute("SELECT state, agent_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no conversation {conversation_id}")
             if row[0] not in allowed:
                 raise StoreError(f"conversation {conversation_id} is {row[0]}, not {' or '.join(allowed)}")
+            if check:
+                check(row)  # (state, agent_id), inside the write transaction
             db.execute(f"UPDATE conversations SET {updates} WHERE id = ?", (*args, conversation_id))
             return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
                                             (conversation_id,)).fetchone())
@@ -161,12 +167,12 @@ class HandoffStore:
 
     def accept(self, conversation_id: int, agent_id: str) -> Conversation:
         """The agent takes it: an offer made to them, or a pull straight from the queue."""
-        conversation = self.get(conversation_id)
-        if conversation and conversation.state == "offered" and conversation.agent_id != agent_id:
-            raise StoreError(f"conversation {conversation_id} is offered to another agent")
+        def not_offered_to_another(row: tuple) -> None:
+            if row[0] == "offered" and row[1] != agent_id:
+                raise StoreError(f"conversation {conversation_id} is offered to another agent")
         return self._transition(conversation_id, ("queued", "offered"),
                                 "state = 'active', agent_id = ?, assigned_at = COALESCE(assigned_at, ?)",
-                                (agent_id, self.clock()))
+                                (agent_id, self.clock()), not_offered_to_another)
 
     def decline(self, conversation_id: int) -> Conversation:
         return self._transition(conversation_id, ("offered",), "state = 'queued', agent_id = NULL, "
@@ -280,8 +286,8 @@ class HandoffStore:
                                           (token_hash, self.clock())))
 
     def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:
-        if not 1 <= int(score) <= 5:
-            raise ValueError("a CSAT score is 1-5")
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise ValueError("a CSAT score is a whole number 1-5")
 
         def work(db):
             row = db.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
