@@ -8,6 +8,8 @@ import sqlite3
 import time
 from typing import Sequence, Tuple
 
+from common.sqlite import immediate
+
 MIGRATIONS: Sequence[Tuple[int, str]] = (
     (1, """
 CREATE TABLE conversations (
@@ -77,15 +79,10 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[Tuple[int, str]] = MIGR
     for version, script in migrations:
         if version in done:
             continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             # checked again under the write lock: another process may have applied it meanwhile
             if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
                 for statement in filter(str.strip, script.split(";\n")):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return max(versions, default=0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+from common.sqlite import connect, immediate
 from handoff import routing
 from handoff.migrations import migrate
 
@@ -77,22 +78,16 @@ class HandoffStore:
             db.close()
 
     def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)  # explicit transactions only
-        db.execute("PRAGMA journal_mode=WAL")
+        db = connect(self.path)
+        db.isolation_level = None  # no implicit transactions: writes go through immediate()
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
     def _write(self, work: Callable[[sqlite3.Connection], object]):
         db = self._db()
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(db)
-                db.execute("COMMIT")
-                return result
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            with immediate(db):
+                return work(db)
         finally:
             db.close()
 

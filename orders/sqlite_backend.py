@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from common.sqlite import connect, initialise
+from common.sqlite import connect, immediate, initialise
 from orders import codec, policy
 from orders.backend import RuleViolation
 from orders.fixture import Fixture
@@ -213,11 +213,9 @@ class SqliteOrderBackend:
     async def create_after_sales(self, request: NewAfterSalesRequest, *, idempotency_key: str,
                                  request_id: str = "") -> AfterSalesRequest:
         def work(db: sqlite3.Connection) -> AfterSalesRequest:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(db):
                 done = self._remembered(db, idempotency_key, "create_after_sales")
                 if done is not None:
-                    db.rollback()
                     return codec.decode_request(done)
                 order = self._read_order(db, request.order_number)
                 if order is None:
@@ -236,20 +234,14 @@ class SqliteOrderBackend:
                             created.state, _iso(created.created_at), created.note))
                 db.execute("UPDATE orders SET status = 'after_sales' WHERE number = ?", (order.number,))
                 self._remember(db, idempotency_key, "create_after_sales", codec.encode_request(created), now)
-                db.commit()
                 return created
-            except BaseException:
-                db.rollback()
-                raise
         return await self._run(work)
 
     async def cancel_order(self, number: str, *, idempotency_key: str, request_id: str = "") -> Order:
         def work(db: sqlite3.Connection) -> Order:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(db):
                 done = self._remembered(db, idempotency_key, "cancel_order")
                 if done is not None:
-                    db.rollback()
                     return codec.decode_order(done)
                 order = self._read_order(db, number)
                 if order is None:
@@ -262,11 +254,7 @@ class SqliteOrderBackend:
                            (_iso(now), number))
                 cancelled = self._read_order(db, number)
                 self._remember(db, idempotency_key, "cancel_order", codec.encode_order(cancelled), now)
-                db.commit()
                 return cancelled
-            except BaseException:
-                db.rollback()
-                raise
         return await self._run(work)
 
     async def close(self) -> None:
