@@ -14,6 +14,7 @@ import logging
 import re
 import unicodedata
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text
 
@@ -46,12 +47,24 @@ from actions.order_views import (
 )
 from common.masking import mask_pii
 from orders import policy
-from orders.model import REASONS, Order
+from orders.model import REASONS, AfterSalesRequest, Order
 from orders.verification import last4_in, matches
 
 # Intents that leave or interrupt the form: never read as an answer to its question.
 LEAVING = frozenset({"stop", "request_human", "complain", "deny"})
-_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("order_request_id", default="")
+
+
+@dataclass
+class _Run:
+    """One action run (one webhook call): its request id, and the order reads already made in it —
+    extraction, the validations and the rule checks of one run ask about the same order, and nothing
+    in a form run writes, so each order is read once per run."""
+    request_id: str = field(default_factory=new_request_id)
+    orders: Dict[str, Optional[Order]] = field(default_factory=dict)
+    requests: Dict[str, List[AfterSalesRequest]] = field(default_factory=dict)
+
+
+_RUN: contextvars.ContextVar[Optional[_Run]] = contextvars.ContextVar("order_run", default=None)
 
 _audit = logging.getLogger("actions.orders.audit")
 
@@ -60,12 +73,34 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def start_run() -> None:
+    _RUN.set(_Run())
+
+
+def _run() -> _Run:
+    run = _RUN.get()
+    if run is None:
+        run = _Run()
+        _RUN.set(run)
+    return run
+
+
 def request_id() -> str:
-    rid = _REQUEST_ID.get()
-    if not rid:
-        rid = new_request_id()
-        _REQUEST_ID.set(rid)
-    return rid
+    return _run().request_id
+
+
+async def fetch_order(number: str) -> Optional[Order]:
+    run = _run()
+    if number not in run.orders:
+        run.orders[number] = await order_backend().get_order(number, request_id=run.request_id)
+    return run.orders[number]
+
+
+async def fetch_requests(number: str) -> List[AfterSalesRequest]:
+    run = _run()
+    if number not in run.requests:
+        run.requests[number] = await order_backend().after_sales_requests(number, request_id=run.request_id)
+    return run.requests[number]
 
 
 def _intent(tracker: Tracker) -> Optional[str]:
@@ -98,7 +133,7 @@ async def precheck(order: Order, tracker: Tracker) -> Dict[str, Any]:
         code = policy.cancel_block(order)
         return {"order_blocked": code} if code else {}
     if task == "aftersales":
-        requests = await order_backend().after_sales_requests(order.number, request_id=request_id())
+        requests = await fetch_requests(order.number)
         code = policy.after_sales_block(order, requests, now())
         if code:
             return {"order_blocked": code}
@@ -114,7 +149,7 @@ class ValidateOrderForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
-        _REQUEST_ID.set(new_request_id())
+        start_run()
         try:
             return await super().run(dispatcher, tracker, domain)
         except Exception as exc:  # noqa: BLE001 - the conversation must go on, politely
@@ -179,7 +214,7 @@ class ValidateOrderForm(FormValidationAction):
         if tracker.get_slot("requested_slot") != "item_sku" or not typed or not number \
                 or _intent(tracker) in LEAVING:
             return {}
-        order = await order_backend().get_order(number, request_id=request_id())
+        order = await fetch_order(number)
         sku = pick_item(order, typed) if order else None
         return {"item_sku": sku} if sku else {}
 
@@ -211,7 +246,7 @@ class ValidateOrderForm(FormValidationAction):
         last4_now = "phone_last4" in tracker.slots_to_validate()
         customer = tracker.get_slot("verified_customer")
         if tracker.get_slot("verified_order") == number or customer:
-            order = await order_backend().get_order(number, request_id=request_id())
+            order = await fetch_order(number)
             owned = order is not None and (tracker.get_slot("verified_order") == number
                                            or order.customer_id == customer)
             if owned:
@@ -236,7 +271,7 @@ class ValidateOrderForm(FormValidationAction):
         if log.state(tracker.sender_id, number).locked:
             return {"phone_last4": None, "order_blocked": "locked"}
         backend = order_backend()
-        order = await backend.get_order(number, request_id=request_id())
+        order = await fetch_order(number)
         owner = await backend.get_customer(order.customer_id, request_id=request_id()) if order else None
         if owner is not None and matches(owner.phone, digits):
             _audit.info("order access verified", extra={"request_id": request_id(), "sender_id": tracker.sender_id,
@@ -258,13 +293,13 @@ class ValidateOrderForm(FormValidationAction):
         number = tracker.get_slot("order_number")
         if not number or tracker.get_slot("verified_order") != number:
             return {"item_sku": value}  # checked after verification (and again when the request is made)
-        order = await order_backend().get_order(number, request_id=request_id())
+        order = await fetch_order(number)
         if order is None:
             return {"item_sku": None}
         if order.item(str(value)) is None:
             dispatcher.utter_message(text=text("unknown_item", tracker.get_slot("language")))
             return {"item_sku": None}
-        requests = await order_backend().after_sales_requests(number, request_id=request_id())
+        requests = await fetch_requests(number)
         code = policy.after_sales_block(order, requests, now(), sku=str(value))
         return {"item_sku": str(value), **({"order_blocked": code} if code else {})}
 
@@ -274,10 +309,10 @@ class ValidateOrderForm(FormValidationAction):
         number = tracker.get_slot("order_number")
         if not number or tracker.get_slot("verified_order") != number:
             return {"aftersales_reason": reason}
-        order = await order_backend().get_order(number, request_id=request_id())
+        order = await fetch_order(number)
         if order is None:
             return {"aftersales_reason": reason}
-        requests = await order_backend().after_sales_requests(number, request_id=request_id())
+        requests = await fetch_requests(number)
         code = policy.after_sales_block(order, requests, now(), sku=tracker.get_slot("item_sku"), reason=reason)
         return {"aftersales_reason": reason, **({"order_blocked": code} if code else {})}
 
@@ -293,7 +328,7 @@ class _Ask(Action, ABC):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        _REQUEST_ID.set(new_request_id())
+        start_run()
         try:
             await self.ask(dispatcher, tracker, tracker.get_slot("language"))
         except Exception as exc:  # noqa: BLE001
@@ -338,7 +373,7 @@ class ActionAskOrderNumber(_Ask):
             if task == "aftersales":
                 if policy.after_sales_block(order, [], now()):
                     continue
-                requests = await backend.after_sales_requests(order.number, request_id=request_id())
+                requests = await fetch_requests(order.number)
                 for item in policy.eligible_items(order, requests):
                     buttons.append({"title": order_button_title(order, language, item),
                                     "payload": '/inform{"order_number": "%s", "item_sku": "%s"}'
@@ -363,9 +398,8 @@ class ActionAskItemSku(_Ask):
 
     async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: Optional[str]) -> None:
         number = tracker.get_slot("order_number")
-        backend = order_backend()
-        order = await backend.get_order(number, request_id=request_id())
-        requests = await backend.after_sales_requests(number, request_id=request_id())
+        order = await fetch_order(number)
+        requests = await fetch_requests(number)
         items = policy.eligible_items(order, requests) if order else []
         dispatcher.utter_message(text=text("ask_item", language, order=number), buttons=[
             {"title": item.name(language), "payload": '/inform{"item_sku": "%s"}' % item.sku} for item in items])
@@ -386,7 +420,7 @@ class ActionAskConfirmed(_Ask):
 
     async def ask(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: Optional[str]) -> None:
         number = tracker.get_slot("order_number")
-        order = await order_backend().get_order(number, request_id=request_id())
+        order = await fetch_order(number)
         if order is None:
             raise LookupError(f"order {number} vanished while confirming")
         buttons = [{"title": text("yes", language), "payload": "/affirm"},
