@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from functools import lru_cache
-from typing import List, Optional
+from typing import Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -76,5 +76,5 @@ def channel_customer(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def reset_task_slots() -> List[str]:
-    return ["item_sku", "aftersales_reason", "aftersales_note", "confirmed", "order_blocked"]
+# What one order task fills in; cleared when a task starts, stops or ends.
+TASK_SLOTS = ("item_sku", "aftersales_reason", "aftersales_note", "confirmed", "order_blocked")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from common.language import pick
+from actions.texts import render
 
 TEXTS = {
     # --- asking ---------------------------------------------------------------------------------
@@ -226,8 +226,9 @@ REASON_LABELS = {
 
 
 def text(key: str, language: Optional[str], **values: object) -> str:
-    return pick(TEXTS[key], language).format(**values)
+    return render(TEXTS, key, language, **values)
 
 
 def label(table: dict, key: str, language: Optional[str]) -> str:
-    return pick(table[key], language) if key in table else key
+    """A code's label; an unknown code (a new status of an external order system) shows as itself."""
+    return render(table, key, language) if key in table else key

@@ -14,13 +14,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_context import (
+    TASK_SLOTS,
     channel_customer,
     human_button,
     logger,
     new_request_id,
     order_backend,
     report_failure,
-    reset_task_slots,
     settings,
 )
 from actions.order_form import after_sales_type, task_of
@@ -34,7 +34,7 @@ _KEYS = uuid.UUID("6b1f0f7e-3c1a-4d4e-9a55-0c2f5d0e7a11")
 
 
 def _reset() -> List[EventType]:
-    return [SlotSet(slot, None) for slot in reset_task_slots()]
+    return [SlotSet(slot, None) for slot in TASK_SLOTS]
 
 
 def idempotency_key(tracker: Tracker, task: str, number: str) -> str:

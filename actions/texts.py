@@ -59,8 +59,13 @@ INTENT_LABELS = {
 }
 
 
+def render(table: dict, key: str, language: Optional[str], **values: object) -> str:
+    """Entry `key` of a {key: {language: template}} table, in the language, with the values filled in."""
+    return pick(table[key], language).format(**values)
+
+
 def text(key: str, language: Optional[str], **values: str) -> str:
-    return pick(TEXTS[key], language).format(**values)
+    return render(TEXTS, key, language, **values)
 
 
 def label(table: dict, key: str, language: Optional[str]) -> str:

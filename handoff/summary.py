@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence
 
-from common.masking import mask_phone, mask_pii
+from common.masking import mask_pii
 
 REASON_LABELS = {
     "customer_request": {"zh": "客户要求转人工", "en": "customer asked for a person"},
@@ -66,10 +66,8 @@ def _sentiment(event: dict) -> Optional[float]:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _masked_slot(name: str, value: object) -> object:
-    if isinstance(value, str):
-        return mask_phone(value) if name == "phone" else mask_pii(value)
-    return value
+def _masked(value: object) -> object:
+    return mask_pii(value) if isinstance(value, str) else value
 
 
 def replay(events: Sequence[dict]) -> dict:
@@ -124,7 +122,7 @@ def build_summary(events: Sequence[dict], *, sender_id: str, reason: str, queue:
     slots = seen["slots"]
     topic = slots.get("order_task") or next(
         (i for i in reversed(seen["intents"]) if i in TOPIC_LABELS), None)
-    shown = {name: _masked_slot(name, slots[name]) for name in SLOTS_SHOWN if slots.get(name) is not None}
+    shown = {name: _masked(slots[name]) for name in SLOTS_SHOWN if slots.get(name) is not None}
     if slots.get("order_number"):
         shown["order_verified"] = slots.get("verified_order") == slots.get("order_number")
     return Summary(

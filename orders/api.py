@@ -60,6 +60,18 @@ def _idempotency_key(request: web.Request) -> str:
     return key
 
 
+def _unknown_order() -> web.Response:
+    return _error(404, "unknown_order", "no order with this number")
+
+
+def _unknown_customer() -> web.Response:
+    return _error(404, "unknown_customer", "no customer with this id")
+
+
+async def _has_order(request: web.Request, number: str) -> bool:
+    return await _backend(request).get_order(number, request_id=_rid(request)) is not None
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -67,22 +79,22 @@ async def health(request: web.Request) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     order = await _backend(request).get_order(request.match_info["number"], request_id=_rid(request))
     if order is None:
-        return _error(404, "unknown_order", "no order with this number")
+        return _unknown_order()
     return web.json_response(codec.encode_order(order))
 
 
 async def get_logistics(request: web.Request) -> web.Response:
     number = request.match_info["number"]
-    if await _backend(request).get_order(number, request_id=_rid(request)) is None:
-        return _error(404, "unknown_order", "no order with this number")
+    if not await _has_order(request, number):
+        return _unknown_order()
     events = await _backend(request).logistics(number, request_id=_rid(request))
     return web.json_response({"events": [codec.encode_event(e) for e in events]})
 
 
 async def get_after_sales(request: web.Request) -> web.Response:
     number = request.match_info["number"]
-    if await _backend(request).get_order(number, request_id=_rid(request)) is None:
-        return _error(404, "unknown_order", "no order with this number")
+    if not await _has_order(request, number):
+        return _unknown_order()
     requests = await _backend(request).after_sales_requests(number, request_id=_rid(request))
     return web.json_response({"requests": [codec.encode_request(r) for r in requests]})
 
@@ -96,8 +108,8 @@ async def post_after_sales(request: web.Request) -> web.Response:
     if isinstance(body, dict):
         body = {**body, "order_number": request.match_info["number"]}
     new = codec.decode_new_request(body)
-    if await _backend(request).get_order(new.order_number, request_id=_rid(request)) is None:
-        return _error(404, "unknown_order", "no order with this number")
+    if not await _has_order(request, new.order_number):
+        return _unknown_order()
     created = await _backend(request).create_after_sales(new, idempotency_key=key, request_id=_rid(request))
     return web.json_response(codec.encode_request(created), status=201)
 
@@ -105,8 +117,8 @@ async def post_after_sales(request: web.Request) -> web.Response:
 async def post_cancel(request: web.Request) -> web.Response:
     key = _idempotency_key(request)
     number = request.match_info["number"]
-    if await _backend(request).get_order(number, request_id=_rid(request)) is None:
-        return _error(404, "unknown_order", "no order with this number")
+    if not await _has_order(request, number):
+        return _unknown_order()
     order = await _backend(request).cancel_order(number, idempotency_key=key, request_id=_rid(request))
     return web.json_response(codec.encode_order(order))
 
@@ -114,7 +126,7 @@ async def post_cancel(request: web.Request) -> web.Response:
 async def get_customer(request: web.Request) -> web.Response:
     customer = await _backend(request).get_customer(request.match_info["customer_id"], request_id=_rid(request))
     if customer is None:
-        return _error(404, "unknown_customer", "no customer with this id")
+        return _unknown_customer()
     return web.json_response(codec.encode_customer(customer))
 
 
@@ -127,7 +139,7 @@ async def get_customer_orders(request: web.Request) -> web.Response:
     if not 1 <= limit <= 50:
         raise MalformedResponse("limit must be between 1 and 50")
     if await _backend(request).get_customer(customer_id, request_id=_rid(request)) is None:
-        return _error(404, "unknown_customer", "no customer with this id")
+        return _unknown_customer()
     orders = await _backend(request).recent_orders(customer_id, limit, request_id=_rid(request))
     return web.json_response({"orders": [codec.encode_order(o) for o in orders]})
 
