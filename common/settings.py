@@ -14,6 +14,9 @@ from typing import Mapping, Optional
 ROOT = Path(__file__).resolve().parent.parent
 
 
+HANDOFF_TRIGGERS = ("request", "complaint", "escalation", "low_confidence", "negative_sentiment", "vip")
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
@@ -54,6 +57,26 @@ class Settings:
     identity_secret: str = ""
     verify_max_attempts: int = 3
     verify_lockout_minutes: int = 30
+    # Handoff to people (handoff/): service port; business hours in the shop's time ("HH:MM-HH:MM",
+    # every day; "00:00-24:00" = always) and its UTC offset; seconds an offer waits for the agent
+    # before it goes back to the queue; average handling time used for the wait estimate; the
+    # storage (empty: SQLite in var/; or a postgresql:// URL).
+    handoff_port: int = 5060
+    handoff_hours: str = "09:00-22:00"
+    handoff_utc_offset: str = "+08:00"
+    handoff_offer_seconds: float = 45.0
+    handoff_average_handle_seconds: float = 300.0
+    handoff_db_url: str = ""
+    # Triggers (each can be switched off): comma-separated subset of
+    # request,complaint,escalation,low_confidence,negative_sentiment,vip; a message whose P(negative)
+    # reaches handoff_sentiment_strong hands over at once; handoff_sentiment_trend_turns messages in a
+    # row each at or above handoff_sentiment_trend_level do too; low understanding hands over after
+    # handoff_low_confidence_turns misses in a row (the first miss gets a clarification).
+    handoff_triggers: str = "request,complaint,escalation,low_confidence,negative_sentiment,vip"
+    handoff_sentiment_strong: float = 0.9
+    handoff_sentiment_trend_turns: int = 3
+    handoff_sentiment_trend_level: float = 0.6
+    handoff_low_confidence_turns: int = 2
     log_level: str = "INFO"
 
     @property
@@ -71,6 +94,14 @@ class Settings:
     @property
     def handoff_db(self) -> Path:
         return self.var_dir / "handoff.sqlite3"
+
+    @property
+    def handoff_url(self) -> str:
+        return f"http://{self.host}:{self.handoff_port}"
+
+    @property
+    def handoff_trigger_set(self) -> frozenset:
+        return frozenset(t.strip() for t in self.handoff_triggers.split(",") if t.strip())
 
     @property
     def rasa_url(self) -> str:
@@ -104,7 +135,7 @@ class Settings:
 
     def validate(self) -> None:
         ports = {"CS_RASA_PORT": self.rasa_port, "CS_ACTION_PORT": self.action_port,
-                 "CS_WEB_PORT": self.web_port}
+                 "CS_WEB_PORT": self.web_port, "CS_HANDOFF_PORT": self.handoff_port}
         for name, port in ports.items():
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{name}={port}: a port must be between 1 and 65535")
@@ -123,6 +154,7 @@ class Settings:
         if not 0 <= self.kb_adapt_epochs <= 20:
             raise ConfigError(f"CS_KB_ADAPT_EPOCHS={self.kb_adapt_epochs}: must be between 0 and 20")
         self._validate_orders()
+        self._validate_handoff()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -155,6 +187,29 @@ class Settings:
             raise ConfigError(f"CS_VERIFY_MAX_ATTEMPTS={self.verify_max_attempts}: must be between 1 and 10")
         if not 1 <= self.verify_lockout_minutes <= 24 * 60:
             raise ConfigError(f"CS_VERIFY_LOCKOUT_MINUTES={self.verify_lockout_minutes}: must be between 1 and 1440")
+
+    def _validate_handoff(self) -> None:
+        from handoff.hours import HoursError, parse_hours, parse_offset
+
+        try:
+            parse_hours(self.handoff_hours)
+            parse_offset(self.handoff_utc_offset)
+        except HoursError as exc:
+            raise ConfigError(f"CS_HANDOFF_HOURS/CS_HANDOFF_UTC_OFFSET: {exc}") from None
+        unknown = self.handoff_trigger_set - set(HANDOFF_TRIGGERS)
+        if unknown:
+            raise ConfigError(f"CS_HANDOFF_TRIGGERS: unknown {sorted(unknown)}; known: {', '.join(HANDOFF_TRIGGERS)}")
+        if not 5 <= self.handoff_offer_seconds <= 3600:
+            raise ConfigError(f"CS_HANDOFF_OFFER_SECONDS={self.handoff_offer_seconds}: between 5 and 3600")
+        if not 10 <= self.handoff_average_handle_seconds <= 86400:
+            raise ConfigError("CS_HANDOFF_AVERAGE_HANDLE_SECONDS: between 10 and 86400")
+        if self.handoff_db_url and not self.handoff_db_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"CS_HANDOFF_DB_URL: empty (SQLite in {self.var_dir}) or a postgresql:// URL")
+        for name in ("handoff_sentiment_strong", "handoff_sentiment_trend_level"):
+            if not 0.5 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a probability in [0.5, 1]")
+        if not 1 <= self.handoff_sentiment_trend_turns <= 10 or not 1 <= self.handoff_low_confidence_turns <= 5:
+            raise ConfigError("CS_HANDOFF_SENTIMENT_TREND_TURNS must be 1-10, CS_HANDOFF_LOW_CONFIDENCE_TURNS 1-5")
 
     @property
     def kb_thresholds(self):

@@ -66,6 +66,23 @@ CREATE TABLE csat (
     created_at      REAL NOT NULL
 );
 """),
+    # What must reach the customer through Rasa, in order, until Rasa has taken it: agent replies,
+    # service notices, and the end of the conversation with people (hand-back or survey).
+    (2, """
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    sender_id       TEXT NOT NULL,
+    intent          TEXT NOT NULL,
+    entities_json   TEXT NOT NULL,
+    message_id      INTEGER REFERENCES messages (id),
+    created_at      REAL NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    delivered_at    REAL
+);
+CREATE INDEX outbox_pending ON outbox (delivered_at, id)
+"""),
 )
 
 

@@ -46,6 +46,30 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    conversation_id: int
+    sender_id: str
+    intent: str
+    entities: dict
+    message_id: Optional[int]
+    attempts: int
+
+
+# Intents of the external events that carry the service's side of the conversation into Rasa.
+MESSAGE_INTENT = "EXTERNAL_agent_message"
+ENDED_INTENT = "EXTERNAL_handoff_ended"
+
+
+def _enqueue(db: sqlite3.Connection, conversation_id: int, intent: str, entities: dict,
+             message_id: Optional[int], now: float) -> None:
+    sender = db.execute("SELECT sender_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+    db.execute("INSERT INTO outbox (conversation_id, sender_id, intent, entities_json, message_id, created_at) "
+               "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, sender, intent,
+                                             json.dumps(entities, ensure_ascii=False), message_id, now))
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     conversation_id: int
@@ -142,7 +166,8 @@ class HandoffStore:
         return [routing.Waiting(str(c.id), c.queue, c.created_at) for c in self.in_state("queued")]
 
     def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple,
-                    check: Optional[Callable[[tuple], None]] = None) -> Conversation:
+                    check: Optional[Callable[[tuple], None]] = None,
+                    then: Optional[Callable[[sqlite3.Connection], None]] = None) -> Conversation:
         def work(db):
             row = db.execute("SELECT state, agent_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
@@ -151,7 +176,13 @@ class HandoffStore:
                 raise StoreError(f"conversation {conversation_id} is {row[0]}, not {' or '.join(allowed)}")
             if check:
                 check(row)  # (state, agent_id), inside the write transaction
-            db.execute(f"UPDATE conversations SET {updates} WHERE id = ?", (*args, conversation_id))
+            try:
+                db.execute(f"UPDATE conversations SET {updates} WHERE id = ?", (*args, conversation_id))
+            except sqlite3.IntegrityError:
+                raise StoreError(f"conversation {conversation_id}: the customer already has an open "
+                                 "conversation with people") from None
+            if then:
+                then(db)
             return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
                                             (conversation_id,)).fetchone())
         return self._write(work)
@@ -161,11 +192,12 @@ class HandoffStore:
                                 (agent_id, self.clock()))
 
     def accept(self, conversation_id: int, agent_id: str) -> Conversation:
-        """The agent takes it: an offer made to them, or a pull straight from the queue."""
+        """The agent takes it: an offer made to them, a pull straight from the queue, or a ticket
+        (a message left while nobody was available) answered later."""
         def not_offered_to_another(row: tuple) -> None:
             if row[0] == "offered" and row[1] != agent_id:
                 raise StoreError(f"conversation {conversation_id} is offered to another agent")
-        return self._transition(conversation_id, ("queued", "offered"),
+        return self._transition(conversation_id, ("queued", "offered", "ticket"),
                                 "state = 'active', agent_id = ?, assigned_at = COALESCE(assigned_at, ?)",
                                 (agent_id, self.clock()), not_offered_to_another)
 
@@ -185,13 +217,20 @@ class HandoffStore:
                                 "assigned_at = NULL, queue = ?", (queue,))
 
     def resolve(self, conversation_id: int, back_to_bot: bool) -> Conversation:
+        """Close it (the customer is then asked for a rating) or hand it back to the bot; either way
+        the customer's side learns it through the outbox, in the same transaction."""
         state = "returned" if back_to_bot else "closed"
+        now = self.clock()
+        entities = {"outcome": "bot" if back_to_bot else "close", "handoff_id": str(conversation_id)}
         return self._transition(conversation_id, ("active", "offered", "queued", "ticket"),
-                                "state = ?, closed_at = ?", (state, self.clock()))
+                                "state = ?, closed_at = ?", (state, now),
+                                then=lambda db: _enqueue(db, conversation_id, ENDED_INTENT, entities, None, now))
 
     # --- messages ---------------------------------------------------------------------------------
     def add_message(self, conversation_id: int, direction: str, text: str,
-                    agent_id: Optional[str] = None) -> Message:
+                    agent_id: Optional[str] = None, deliver: bool = False) -> Message:
+        """Store a message; with deliver=True (agent replies, notices to the customer) it is also put
+        in the outbox, in the same transaction, to be delivered through Rasa."""
         if direction not in ("customer", "agent", "system"):
             raise ValueError(f"unknown direction {direction!r}")
         if not text or not text.strip():
@@ -209,6 +248,9 @@ class HandoffStore:
                            "WHERE id = ?", (now, conversation_id))
             cur = db.execute("INSERT INTO messages (conversation_id, direction, text, agent_id, created_at) "
                              "VALUES (?, ?, ?, ?, ?)", (conversation_id, direction, text.strip(), agent_id, now))
+            if deliver and direction != "customer":
+                _enqueue(db, conversation_id, MESSAGE_INTENT, {"agent_text": text.strip(), "agent_kind": direction},
+                         cur.lastrowid, now)
             return Message(cur.lastrowid, conversation_id, direction, text.strip(), agent_id, now, None)
         return self._write(work)
 
@@ -228,6 +270,39 @@ class HandoffStore:
     def mark_delivered(self, message_id: int) -> None:
         self._write(lambda db: db.execute("UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS "
                                           "NULL", (self.clock(), message_id)))
+
+    def message(self, message_id: int) -> Optional[Message]:
+        row = self._read(lambda db: db.execute(
+            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
+            "WHERE id = ?", (message_id,)).fetchone())
+        return Message(*row) if row else None
+
+    # --- outbox: what Rasa must still deliver ----------------------------------------------------
+    def pending_outbox(self, limit: int = 100) -> List[OutboxItem]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, conversation_id, sender_id, intent, entities_json, message_id, attempts FROM outbox "
+            "WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall())
+        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def outbox_delivered(self, item_id: int) -> None:
+        now = self.clock()
+
+        def work(db):
+            db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (now, item_id))
+            db.execute("UPDATE messages SET delivered_at = ? WHERE delivered_at IS NULL AND id = "
+                       "(SELECT message_id FROM outbox WHERE id = ?)", (now, item_id))
+        self._write(work)
+
+    def outbox_failed(self, item_id: int, error: str) -> None:
+        self._write(lambda db: db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                                          (error[:500], item_id)))
+
+    def latest_for_sender(self, sender_id: str, *states: str) -> Optional[Conversation]:
+        marks = ", ".join("?" for _ in states)
+        row = self._read(lambda db: db.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE sender_id = ? AND state IN ({marks}) "
+            "ORDER BY id DESC LIMIT 1", (sender_id, *states)).fetchone())
+        return _conversation(row) if row else None
 
     # --- agents -----------------------------------------------------------------------------------
     def add_agent(self, agent_id: str, name: str, password_hash: str, skills: List[str], role: str = "agent",

@@ -92,13 +92,14 @@ def active(store, sender="web-1", agent_id="a1"):
 # --- migrations --------------------------------------------------------------------------------------
 
 
-EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "schema_migrations"}
+EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations"}
+LATEST = 2
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(db_path, store):
     assert db_path.is_file()
     assert tables(db_path) == EXPECTED_TABLES
-    assert versions(db_path) == [v for v, _ in MIGRATIONS] == [1]
+    assert versions(db_path) == [v for v, _ in MIGRATIONS] == list(range(1, LATEST + 1))
 
 
 def test_migrate_returns_version_and_rerun_is_a_no_op(db_path, store):
@@ -106,14 +107,14 @@ def test_migrate_returns_version_and_rerun_is_a_no_op(db_path, store):
     try:
         applied_at = db.execute("SELECT applied_at FROM schema_migrations").fetchall()
         queue(store, "web-keep")
-        assert migrate(db) == 1
-        assert migrate(db) == 1
+        assert migrate(db) == LATEST
+        assert migrate(db) == LATEST
         assert db.execute("SELECT applied_at FROM schema_migrations").fetchall() == applied_at
     finally:
         db.close()
     again = HandoffStore(db_path)
     assert again.open_for_sender("web-keep") is not None
-    assert versions(db_path) == [1]
+    assert versions(db_path) == list(range(1, LATEST + 1))
 
 
 def test_only_new_migrations_are_applied_in_order(tmp_path):
@@ -216,8 +217,8 @@ def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(tmp
         thread.join(10)
         other.close()
         late.close()
-    assert outcome == {"version": 1}
-    assert versions(path) == [1]
+    assert outcome == {"version": LATEST}
+    assert versions(path) == [1, 2]  # 1 by the other process, 2 by this one
 
 
 def test_schema_allows_one_open_conversation_per_sender(store, db_path):
@@ -445,15 +446,15 @@ def test_accept_does_not_take_an_offer_made_to_another_agent_meanwhile(store, db
     assert (store.get(c.id).state, store.get(c.id).agent_id) == ("offered", "a1")
 
 
-@pytest.mark.parametrize("setup", ["active", "closed", "returned", "ticket"])
+@pytest.mark.parametrize("setup", ["active", "closed", "returned"])
 def test_accept_only_from_queued_or_offered(store, setup):
     agent(store, "a1")
-    c = queue(store, state="ticket") if setup == "ticket" else queue(store)
+    c = queue(store)
     if setup == "active":
         store.accept(c.id, "a1")
     if setup in ("closed", "returned"):
         store.resolve(c.id, back_to_bot=setup == "returned")
-    with pytest.raises(StoreError, match=rf"is {setup}, not queued or offered"):
+    with pytest.raises(StoreError, match=rf"is {setup}, not queued or offered or ticket"):
         store.accept(c.id, "a1")
 
 
@@ -827,7 +828,7 @@ def test_everything_written_is_there_after_reopening(db_path, store, clock):
     assert reopened.agent_row("a1")["status"] == "online"
     assert reopened.csat(c2.id) == (4, "ok")
     assert reopened.session_agent("hash-1") == "a1"
-    assert versions(db_path) == [1]
+    assert versions(db_path) == list(range(1, LATEST + 1))
 
 
 def test_killed_process_loses_no_queued_conversation_or_undelivered_message(db_path):
