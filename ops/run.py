@@ -39,6 +39,9 @@ def main() -> int:
         return 1
     if seeded:
         print(f"==> orders: seeded {seeded} demo orders into {settings.order_db}", flush=True)
+    from handoff.__main__ import demo_agents
+
+    demo_agents(settings)  # first run only: demo agent accounts, passwords in var/secrets/
     specs = build_services(settings, model)
     supervisor = Supervisor(specs, settings.var_dir, settings.host)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -58,6 +61,7 @@ def main() -> int:
         f"  Web chat:        {by_name['web'].url}/\n"
         f"  Rasa server:     {by_name['rasa'].url}   (REST: POST /webhooks/rest/webhook, socket.io)\n"
         f"  Action server:   {by_name['actions'].url}\n"
+        f"  Agent console:   {by_name['handoff'].url}   (demo logins: {settings.var_dir}/secrets/demo-agents.txt)\n"
         f"  Logs:            {supervisor.log_dir}/\n"
         "\nPress Ctrl-C to stop.\n", flush=True)
     code = 0

@@ -1,12 +1,11 @@
 """The processes that make up the product on one machine, built from Settings."""
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List
 
+from common.secrets import rasa_api_token
 from common.settings import Settings
 from ops.paths import RASA, ROOT, VENV_BIN
 from ops.training import rasa_env
@@ -24,18 +23,6 @@ class ServiceSpec:
     start_timeout: float = 60.0
 
 
-def rasa_api_token(settings: Settings) -> str:
-    """Token for Rasa's HTTP API: CS_RASA_TOKEN, else one generated once and kept in var/ (0600)."""
-    if os.environ.get("CS_RASA_TOKEN"):
-        return os.environ["CS_RASA_TOKEN"]
-    path = settings.var_dir / "secrets" / "rasa_api_token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    return path.read_text().strip()
-
-
 def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Children see the same settings as the supervisor, whether they came from defaults or env.
@@ -49,7 +36,7 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
         argv=[str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
               "--credentials", "credentials.yml", "--interface", settings.host,
               "--port", str(settings.rasa_port), "--cors", "*",
-              "--enable-api", "--auth-token", rasa_api_token(settings)],
+              "--enable-api", "--auth-token", rasa_api_token(settings.var_dir)],
         port=settings.rasa_port,
         health_url=f"{settings.rasa_url}/",
         url=settings.rasa_url,
@@ -74,4 +61,12 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
         url=settings.web_url,
         env=common_env,
     )
-    return [actions, rasa, webchat]
+    handoff = ServiceSpec(
+        name="handoff",
+        argv=[str(VENV_BIN / "python"), "-m", "handoff", "serve", "--port", str(settings.handoff_port)],
+        port=settings.handoff_port,
+        health_url=f"{settings.handoff_url}/health",
+        url=f"{settings.handoff_url}/console/",
+        env=common_env,
+    )
+    return [handoff, actions, rasa, webchat]

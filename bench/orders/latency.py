@@ -230,9 +230,9 @@ def turn_steps(settings: Settings, timed: Sequence[Tuple[str, float]], desc: str
     actions count; what the events do not cover (HTTP handling, tracker creation and saving, the
     response) is the turn's time minus the span of its events. One policy prediction alone is timed with
     POST /conversations/<id>/predict on each finished conversation (predicts, runs nothing)."""
-    from ops.services import rasa_api_token
+    from common.secrets import rasa_api_token
 
-    token = rasa_api_token(settings)
+    token = rasa_api_token(settings.var_dir)
     sequences: Dict[Tuple[str, ...], List[Tuple[List[float], float]]] = {}
     predict_ms: List[float] = []
     with requests.Session() as session:
@@ -268,9 +268,9 @@ def turn_steps(settings: Settings, timed: Sequence[Tuple[str, float]], desc: str
 
 def nlu_parse(settings: Settings, turns: Sequence[Tuple[Order, str]], desc: str) -> dict:
     """NLU alone: the same messages through Rasa's POST /model/parse (no tracker, policies or actions)."""
-    from ops.services import rasa_api_token
+    from common.secrets import rasa_api_token
 
-    token = rasa_api_token(settings)
+    token = rasa_api_token(settings.var_dir)
     timings: Dict[str, List[float]] = {lang: [] for lang in LANGUAGES}
     with requests.Session() as session:
         for order, language in tqdm(turns, desc=f"{desc} NLU parse", unit="msg", leave=False):

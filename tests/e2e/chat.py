@@ -20,9 +20,9 @@ def rest_say(rasa_url: str, sender: str, message: str, metadata: Optional[dict] 
 
 def parse(stack, text: str) -> dict:
     """What the running Rasa model makes of `text` (its HTTP API, with the stack's token)."""
-    from ops.services import rasa_api_token
+    from common.secrets import rasa_api_token
 
-    resp = requests.post(f"{stack.rasa_url}/model/parse", params={"token": rasa_api_token(stack.settings)},
+    resp = requests.post(f"{stack.rasa_url}/model/parse", params={"token": rasa_api_token(stack.settings.var_dir)},
                          json={"text": text}, timeout=30)
     resp.raise_for_status()
     return resp.json()

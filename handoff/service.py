@@ -1,0 +1,313 @@
+"""The handoff bridge's rules in one place: a handoff joins a queue (or becomes a ticket when nobody
+can answer), waiting conversations are offered to the best free agent, offers that are not taken in
+time go back to the line, customers are told where they stand, agents reply, transfer and resolve.
+
+Synchronous and free of HTTP: the web layer (handoff/app.py) calls it and forwards the events it
+emits (`Event`) to the agents' consoles; the delivery worker (handoff/delivery.py) carries what the
+customer must see to Rasa.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional
+
+from handoff import routing, texts
+from handoff.store import Conversation, HandoffStore, Message, StoreError
+
+logger = logging.getLogger(__name__)
+
+CHANNELS_WITH_PUSH = ("socketio",)
+
+
+class NotAllowed(Exception):
+    """The agent may not do this (wrong role, not their conversation)."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A handoff as the bot files it."""
+    sender_id: str
+    channel: str
+    language: str
+    reason: str
+    summary: dict
+    intents: List[str] = field(default_factory=list)
+    customer_id: Optional[str] = None
+    tier: str = "normal"
+    order_task: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    conversation: Conversation
+    position: Optional[int]
+    eta_seconds: Optional[float]
+    ticket: bool
+    existing: bool  # the customer was already with people: nothing new was opened
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the consoles should hear about: kind 'conversation' | 'message' | 'queues'."""
+    kind: str
+    conversation: Optional[Conversation] = None
+    message: Optional[Message] = None
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    queues: Mapping[str, routing.Queue] = field(default_factory=lambda: dict(routing.DEFAULT_QUEUES))
+    hours: routing.BusinessHours = field(default_factory=routing.BusinessHours)
+    offer_seconds: float = 45.0
+    average_handle_seconds: float = 300.0
+
+
+def ref(conversation_id: int) -> str:
+    return f"H{conversation_id:06d}"
+
+
+class HandoffService:
+    def __init__(self, store: HandoffStore, config: ServiceConfig = ServiceConfig(),
+                 emit: Callable[[Event], None] = lambda event: None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.config = config
+        self.emit = emit
+        self.clock = clock
+        # Last position told to each waiting customer: they hear again only when they move up.
+        self._told: Dict[int, int] = {}
+
+    # --- intake ------------------------------------------------------------------------------------
+    def open(self, intake: Intake) -> Opened:
+        if intake.reason not in texts.REASONS:
+            raise ValueError(f"unknown reason {intake.reason!r}; known: {', '.join(texts.REASONS)}")
+        if intake.tier not in ("normal", "vip"):
+            raise ValueError("tier must be 'normal' or 'vip'")
+        existing = self.store.open_for_sender(intake.sender_id)
+        if existing is not None:
+            pos, eta = self._standing(existing)
+            return Opened(existing, pos, eta, False, True)
+        queue = routing.route(intake.reason, intake.intents, intake.tier, intake.order_task)
+        now = self.clock()
+        skill = self.config.queues[queue].skill
+        staffed = any(a.status == "online" and skill in a.skills for a in self.store.agents())
+        ticket = not self.config.hours.is_open(now) or not staffed
+        summary = {**intake.summary, "queue": queue}
+        conversation = self.store.open(
+            sender_id=intake.sender_id, channel=intake.channel, language=intake.language, reason=intake.reason,
+            queue=queue, summary=summary, customer_id=intake.customer_id, tier=intake.tier,
+            state="ticket" if ticket else "queued")
+        logger.info("handoff opened", extra={"handoff": ref(conversation.id), "queue": queue,
+                                             "reason": intake.reason, "ticket": ticket})
+        self.emit(Event("conversation", conversation))
+        if ticket:
+            return Opened(conversation, None, None, True, False)
+        self.dispatch()
+        conversation = self.store.get(conversation.id)
+        pos, eta = self._standing(conversation)
+        if pos is not None:
+            self._told[conversation.id] = pos
+        return Opened(conversation, pos, eta, False, False)
+
+    def _standing(self, conversation: Conversation):
+        if conversation.state != "queued":
+            return None, None
+        pos = routing.position(self.store.waiting(), str(conversation.id), self.config.queues)
+        if pos is None:
+            return None, None
+        eta = routing.estimated_wait(pos, self.store.agents(), self.config.queues[conversation.queue].skill,
+                                     self.config.average_handle_seconds)
+        return pos, eta
+
+    # --- customer's messages -----------------------------------------------------------------------
+    def relay(self, sender_id: str, text: str) -> Optional[Conversation]:
+        """A customer's message while people own the conversation (or the message left as a ticket).
+        None when the customer has no conversation with people (any more)."""
+        conversation = self.store.open_for_sender(sender_id) or self.store.latest_for_sender(sender_id, "ticket")
+        if conversation is None:
+            return None
+        message = self.store.add_message(conversation.id, "customer", text)
+        self.emit(Event("message", conversation, message))
+        return conversation
+
+    # --- assignment --------------------------------------------------------------------------------
+    def dispatch(self) -> None:
+        """Offer waiting conversations to free agents; tell customers who moved up their new place."""
+        now = self.clock()
+        for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues):
+            try:
+                offered = self.store.offer(int(assignment.conversation_id), assignment.agent_id)
+            except StoreError:  # taken meanwhile (a pull): the next dispatch sees the new state
+                continue
+            self._told.pop(offered.id, None)
+            self.emit(Event("conversation", offered))
+        self._announce_positions()
+        self.emit(Event("queues"))
+
+    def _announce_positions(self) -> None:
+        waiting = self.store.waiting()
+        agents = self.store.agents()
+        for item in waiting:
+            cid = int(item.conversation_id)
+            pos = routing.position(waiting, item.conversation_id, self.config.queues)
+            told = self._told.get(cid)
+            if pos is None or (told is not None and pos >= told):
+                if told is None and pos is not None:
+                    self._told[cid] = pos
+                continue
+            self._told[cid] = pos
+            conversation = self.store.get(cid)
+            eta = routing.estimated_wait(pos, agents, self.config.queues[item.queue].skill,
+                                         self.config.average_handle_seconds)
+            self._notice(conversation, texts.position(conversation.language, pos, eta))
+
+    def expire_offers(self) -> List[int]:
+        """Offers not taken within the offer time go back to the line (keeping their place)."""
+        now = self.clock()
+        expired = []
+        for conversation in self.store.in_state("offered"):
+            if conversation.assigned_at is not None and now - conversation.assigned_at >= self.config.offer_seconds:
+                try:
+                    back = self.store.decline(conversation.id)
+                except StoreError:
+                    continue
+                expired.append(back.id)
+                logger.info("offer expired", extra={"handoff": ref(back.id), "agent": conversation.agent_id})
+                self.emit(Event("conversation", back))
+        if expired:
+            self.dispatch()
+        return expired
+
+    # --- agents' actions ---------------------------------------------------------------------------
+    def _agent(self, agent_id: str) -> dict:
+        row = self.store.agent_row(agent_id)
+        if row is None:
+            raise NotAllowed(f"no agent {agent_id}")
+        return row
+
+    def may_see(self, agent: dict, conversation: Conversation) -> bool:
+        if agent["role"] == "supervisor" or conversation.agent_id == agent["id"]:
+            return True
+        if conversation.state in ("queued", "ticket"):
+            return self.config.queues[conversation.queue].skill in agent["skills"]
+        return False
+
+    def accept(self, conversation_id: int, agent_id: str) -> Conversation:
+        agent = self._agent(agent_id)
+        current = self._existing(conversation_id)
+        if not self.may_see(agent, current):
+            raise NotAllowed("this conversation is not in your queues")
+        conversation = self.store.accept(conversation_id, agent_id)
+        self._told.pop(conversation_id, None)
+        self._notice(conversation, texts.joined(conversation.language, agent["name"]))
+        self.emit(Event("conversation", conversation))
+        self.dispatch()
+        return conversation
+
+    def decline(self, conversation_id: int, agent_id: str) -> Conversation:
+        current = self._existing(conversation_id)
+        if current.agent_id != agent_id:
+            raise NotAllowed("this conversation is not offered to you")
+        conversation = self.store.decline(conversation_id)
+        self.emit(Event("conversation", conversation))
+        self.dispatch()
+        return conversation
+
+    def reply(self, conversation_id: int, agent_id: str, text: str) -> Message:
+        message = self.store.add_message(conversation_id, "agent", text, agent_id=agent_id, deliver=True)
+        conversation = self.store.get(conversation_id)
+        self.emit(Event("message", conversation, message))
+        self.emit(Event("conversation", conversation))
+        return message
+
+    def transfer(self, conversation_id: int, agent_id: str, queue: Optional[str] = None,
+                 to_agent: Optional[str] = None) -> Conversation:
+        agent = self._agent(agent_id)
+        current = self._existing(conversation_id)
+        if agent["role"] != "supervisor" and current.agent_id != agent_id:
+            raise NotAllowed("only the agent who has it, or a supervisor, can transfer a conversation")
+        if queue is not None and queue not in self.config.queues:
+            raise ValueError(f"no queue {queue!r}; queues: {', '.join(self.config.queues)}")
+        if to_agent is not None and self.store.agent_row(to_agent) is None:
+            raise ValueError(f"no agent {to_agent!r}")
+        conversation = self.store.transfer(conversation_id, queue=queue, agent_id=to_agent)
+        self._notice(conversation, texts.transferred(conversation.language))
+        self.emit(Event("conversation", conversation))
+        self.dispatch()
+        return conversation
+
+    def resolve(self, conversation_id: int, agent_id: str, back_to_bot: bool) -> Conversation:
+        agent = self._agent(agent_id)
+        current = self._existing(conversation_id)
+        if agent["role"] != "supervisor" and current.agent_id != agent_id:
+            raise NotAllowed("only the agent who has it, or a supervisor, can resolve a conversation")
+        conversation = self.store.resolve(conversation_id, back_to_bot=back_to_bot)
+        self._told.pop(conversation_id, None)
+        logger.info("handoff resolved", extra={"handoff": ref(conversation_id), "agent": agent_id,
+                                               "outcome": conversation.state})
+        self.emit(Event("conversation", conversation))
+        self.dispatch()
+        return conversation
+
+    def set_status(self, agent_id: str, status: str) -> None:
+        self.store.set_status(agent_id, status)
+        self.dispatch()
+
+    def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:
+        self.store.record_csat(conversation_id, score, comment)
+        self.emit(Event("conversation", self.store.get(conversation_id)))
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _existing(self, conversation_id: int) -> Conversation:
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            raise StoreError(f"no conversation {conversation_id}")
+        return conversation
+
+    def _notice(self, conversation: Conversation, text: str) -> None:
+        message = self.store.add_message(conversation.id, "system", text, deliver=True)
+        self.emit(Event("message", conversation, message))
+
+    # --- views -------------------------------------------------------------------------------------
+    def view(self, conversation: Conversation, waiting: Optional[list] = None) -> dict:
+        now = self.clock()
+        queue = self.config.queues[conversation.queue]
+        state, left = routing.sla_state(queue, conversation.created_at, now, conversation.first_response_at)
+        pos = None
+        if conversation.state == "queued":
+            pos = routing.position(self.store.waiting() if waiting is None else waiting, str(conversation.id),
+                                   self.config.queues)
+        return {
+            "id": conversation.id, "ref": ref(conversation.id), "sender_id": conversation.sender_id,
+            "channel": conversation.channel, "language": conversation.language,
+            "customer_id": conversation.customer_id, "tier": conversation.tier, "reason": conversation.reason,
+            "queue": conversation.queue, "state": conversation.state, "agent_id": conversation.agent_id,
+            "created_at": conversation.created_at, "assigned_at": conversation.assigned_at,
+            "first_response_at": conversation.first_response_at, "closed_at": conversation.closed_at,
+            "issue": conversation.summary.get("issue", ""), "position": pos,
+            "sla": {"state": state, "due_at": conversation.created_at + queue.first_response_seconds,
+                    "seconds_left": None if math.isinf(left) else round(left, 1)},
+        }
+
+    def visible(self, agent: dict, states: tuple) -> List[Conversation]:
+        conversations = [c for c in self.store.in_state(*states) if self.may_see(agent, c)]
+        order = {q.name: q.priority for q in self.config.queues.values()}
+        return sorted(conversations, key=lambda c: (order.get(c.queue, 99), c.created_at, c.id))
+
+    def queue_stats(self) -> List[dict]:
+        now = self.clock()
+        stats = []
+        open_conversations = self.store.in_state("queued", "offered", "active")
+        for queue in sorted(self.config.queues.values(), key=lambda q: (q.priority, q.name)):
+            mine = [c for c in open_conversations if c.queue == queue.name]
+            waiting = [c for c in mine if c.state == "queued"]
+            breached = sum(1 for c in mine
+                           if routing.sla_state(queue, c.created_at, now, c.first_response_at)[0] == "breached")
+            stats.append({"name": queue.name, "skill": queue.skill, "priority": queue.priority,
+                          "first_response_seconds": queue.first_response_seconds, "waiting": len(waiting),
+                          "oldest_wait_seconds": round(now - min(c.created_at for c in waiting), 1) if waiting
+                          else None, "breached": breached})
+        return stats
