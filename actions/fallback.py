@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import consecutive_fallbacks, top_intents
 from actions.faq import answer, lookup, suggestion_buttons
-from actions.handoff import announce_handoff
+from actions.handoff import hand_over, triggers
 from actions.texts import INTENT_LABELS, label, text
 
 # Intents never offered as a guess: a button "out of scope" helps nobody.
@@ -36,9 +36,9 @@ class ActionFallbackCascade(Action):
         decision = await lookup(tracker, "fallback")
         if decision.kind == "answer":
             return answer(dispatcher, decision.best.entry, language)
-        if consecutive_fallbacks(tracker.events) >= 2:
-            announce_handoff(dispatcher, tracker, "low_confidence")
-            return []
+        config = triggers()
+        if "low_confidence" in config.enabled and consecutive_fallbacks(tracker.events) >= config.low_confidence_turns:
+            return await hand_over(dispatcher, tracker, "low_confidence")
         if decision.kind == "suggest":
             dispatcher.utter_message(text=text("faq_suggest", language),
                                      buttons=suggestion_buttons(decision.hits, language))

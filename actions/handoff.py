@@ -1,73 +1,130 @@
-"""Handing the conversation to a person: record the request with its context, tell the customer."""
+"""The bot's side of the handoff bridge (the service is handoff/, the policy deciding when these run
+is bot/policies/handoff_policy.py):
+
+- `action_handoff`: work out why (reason code) and who (tier), build the summary packet from the
+  conversation, file it with the handoff service, tell the customer their place and wait (or that
+  nobody is available and their next message becomes a ticket). Ends any form.
+- `action_relay_to_agent`: a customer's message while a person owns the conversation, passed on.
+- `action_deliver_agent_message`: an agent's (or the service's) message, sent on the customer's
+  channel; it is in the same conversation history as everything else.
+- `action_handoff_ended`: the agent closed (-> satisfaction survey) or handed back (-> the bot again,
+  slots kept).
+- `action_record_csat`: the rating 1-5, then an optional comment.
+"""
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import FALLBACK_INTENT, intent_history, transcript
+from actions.faq import query_log
+from actions.handoff_client import HandoffUnavailable, NoConversation, handoff_client
+from actions.order_context import order_backend, settings
 from actions.texts import text
-from common.masking import mask_phone
-from common.settings import Settings
-from handoff.requests import HandoffRequest, HandoffRequestStore
+from common.handoff_triggers import (TriggerConfig, negative_probability, parse_score, reason_enabled,
+                                     since_last, trigger_reason)
+from handoff.summary import build_summary
 
 logger = logging.getLogger(__name__)
 
-REASON_BY_INTENT = {
-    "request_human": "customer_request",
-    "complain": "complaint",
-    FALLBACK_INTENT: "low_confidence",
-}
+HANDOFF_SLOT, HANDOFF_ID_SLOT, CSAT_SLOT = "handoff", "handoff_id", "csat_step"
+DECLINE_WORDS = {"不用了", "不用", "没有", "没有了", "no", "no thanks", "nope", "nothing", "/deny"}
 
 
-@lru_cache(maxsize=1)
-def request_store() -> HandoffRequestStore:
-    return HandoffRequestStore(Settings.from_env().handoff_db)
+def triggers() -> TriggerConfig:
+    return TriggerConfig.from_settings(settings())
 
 
-def build_request(tracker: Tracker, reason: str) -> HandoffRequest:
-    phone = tracker.get_slot("phone")
-    # Only what the agent needs to pick up where the bot stopped; identity as a yes/no, no phone digits.
-    slots = {"order_number": tracker.get_slot("order_number"),
-             "order_task": tracker.get_slot("order_task"),
-             "order_verified": tracker.get_slot("verified_order") is not None
-             and tracker.get_slot("verified_order") == tracker.get_slot("order_number") or None,
-             "customer_id": tracker.get_slot("verified_customer"),
-             "phone": mask_phone(phone) if phone else None}
-    return HandoffRequest(
-        sender_id=tracker.sender_id,
-        reason=reason,
-        language=tracker.get_slot("language") or "zh",
-        intents=intent_history(tracker.events),
-        slots={k: v for k, v in slots.items() if v},
-        transcript=transcript(tracker.events),
-    )
+def _negatives(events: List[dict]) -> List[Optional[float]]:
+    recent = since_last(events, ("action_handoff", "action_handoff_ended"))
+    return [negative_probability(e.get("parse_data") or {}) for e in recent
+            if e.get("event") == "user" and not (e.get("metadata") or {}).get("is_external")]
 
 
-def record_handoff(tracker: Tracker, reason: str) -> Optional[int]:
-    """Store the request; None when storage failed (logged), so callers can say so honestly."""
+async def customer_tier(tracker: Tracker) -> str:
+    customer_id = tracker.get_slot("verified_customer")
+    if not customer_id:
+        return "normal"
     try:
-        ref = request_store().record(build_request(tracker, reason))
-    except Exception:  # noqa: BLE001 - the customer must get an answer whatever broke
-        logger.exception("handoff request could not be recorded",
-                         extra={"sender_id": tracker.sender_id, "reason": reason})
-        return None
-    logger.info("handoff requested", extra={"sender_id": tracker.sender_id, "reason": reason,
-                                            "ref": ref})
-    return ref
+        customer = await order_backend().get_customer(customer_id)
+    except Exception:  # noqa: BLE001 - without the record the customer is served as normal
+        logger.exception("customer record unavailable for tier", extra={"sender_id": tracker.sender_id})
+        return "normal"
+    return customer.tier if customer else "normal"
 
 
-def announce_handoff(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> None:
+def handoff_reason(tracker: Tracker, tier: str, default: str = "customer_request") -> str:
+    message = tracker.latest_message or {}
+    intent = (message.get("intent") or {}).get("name")
+    return trigger_reason(intent, message.get("text") or "", _negatives(tracker.events), tier,
+                          triggers()) or default
+
+
+def faq_attempts(sender_id: str) -> List[dict]:
+    try:
+        lookups = query_log().recent(limit=5, sender_id=sender_id)
+    except Exception:  # noqa: BLE001 - the summary is still useful without them
+        logger.exception("knowledge-base log unavailable for the summary")
+        return []
+    return [{"question": lk.query, "entry": lk.chosen or (lk.top[0][0] if lk.top else None),
+             "score": round(lk.top[0][1], 3) if lk.top else None, "decision": lk.decision}
+            for lk in reversed(lookups)]
+
+
+def _wait_text(language: Optional[str], position: Optional[int], eta: Optional[float]) -> str:
+    if not position or position <= 1 or eta is None:
+        return text("handoff_wait_next", language)
+    return text("handoff_wait_position", language, ahead=str(position - 1), minutes=str(max(1, round(eta / 60))))
+
+
+async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Optional[str] = None
+                    ) -> List[EventType]:
+    """File the handoff and tell the customer; the events end any form and mark the conversation."""
     language = tracker.get_slot("language")
-    ref = record_handoff(tracker, reason)
-    if ref is None:
+    tier = await customer_tier(tracker)
+    reason = reason or handoff_reason(tracker, tier)
+    if reason in ("complaint", "escalation"):
+        dispatcher.utter_message(text=text("complaint_ack", language))
+    if not reason_enabled(reason, triggers()) and reason in ("customer_request", "vip", "complaint"):
+        if reason != "complaint":
+            dispatcher.utter_message(text=text("handoff_off", language))
+        return []
+    events = tracker.events
+    slots = tracker.slots
+    channel = tracker.get_latest_input_channel() or "unknown"
+    summary = build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="", channel=channel,
+                            customer_id=slots.get("verified_customer"), tier=tier, agent_language="zh",
+                            faq_attempts=faq_attempts(tracker.sender_id))
+    body = {"sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
+            "customer_id": slots.get("verified_customer"), "tier": tier,
+            "intents": summary.intents, "order_task": slots.get("order_task"), "summary": summary.as_dict()}
+    try:
+        opened = await handoff_client().open(body)
+    except HandoffUnavailable as exc:
+        logger.error("handoff could not be filed", extra={"sender_id": tracker.sender_id, "reason": reason,
+                                                          "error": str(exc)})
         dispatcher.utter_message(text=text("handoff_failed", language))
+        return []
+    ref = opened["ref"]
+    logger.info("handoff filed", extra={"sender_id": tracker.sender_id, "reason": reason, "ref": ref,
+                                        "ticket": opened["ticket"]})
+    if opened.get("existing"):
+        dispatcher.utter_message(text=text("handoff_already", language, ref=ref))
+    elif opened["ticket"]:
+        dispatcher.utter_message(text=text("handoff_ticket", language, ref=ref, hours=settings().handoff_hours))
     else:
-        dispatcher.utter_message(text=text("handoff", language, ref=f"H{ref:06d}"))
+        dispatcher.utter_message(text=text("handoff_queued", language, ref=ref,
+                                           wait=_wait_text(language, opened.get("position"),
+                                                           opened.get("eta_seconds"))))
+    mode = "ticket" if opened["ticket"] else "waiting"
+    result: List[EventType] = [SlotSet(HANDOFF_SLOT, mode), SlotSet(HANDOFF_ID_SLOT, str(opened["conversation"]["id"])),
+                               SlotSet(CSAT_SLOT, None)]
+    if tracker.active_loop.get("name"):
+        result[:0] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return result
 
 
 class ActionHandoff(Action):
@@ -76,6 +133,101 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        announce_handoff(dispatcher, tracker, REASON_BY_INTENT.get(intent, "customer_request"))
+        return await hand_over(dispatcher, tracker)
+
+
+class ActionRelayToAgent(Action):
+    def name(self) -> Text:
+        return "action_relay_to_agent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = tracker.get_slot("language")
+        message = (tracker.latest_message or {}).get("text") or ""
+        try:
+            await handoff_client().relay(tracker.sender_id, message)
+        except NoConversation:
+            dispatcher.utter_message(text=text("relay_gone", language))
+            return [SlotSet(HANDOFF_SLOT, None)]
+        except HandoffUnavailable as exc:
+            logger.error("message not relayed", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+            dispatcher.utter_message(text=text("relay_failed", language))
+            return []
+        if tracker.get_slot(HANDOFF_SLOT) == "ticket":
+            dispatcher.utter_message(text=text("ticket_recorded", language))
+            return [SlotSet(HANDOFF_SLOT, None)]
         return []
+
+
+def _entity(tracker: Tracker, name: str) -> Optional[str]:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == name:
+            return entity.get("value")
+    return None
+
+
+class ActionDeliverAgentMessage(Action):
+    def name(self) -> Text:
+        return "action_deliver_agent_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        body = _entity(tracker, "agent_text")
+        if body:
+            dispatcher.utter_message(text=body)
+        return []
+
+
+def survey_buttons(language: Optional[str]) -> List[dict]:
+    return [{"title": str(n), "payload": str(n)} for n in range(5, 0, -1)]
+
+
+class ActionHandoffEnded(Action):
+    def name(self) -> Text:
+        return "action_handoff_ended"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = tracker.get_slot("language")
+        outcome = _entity(tracker, "outcome")
+        handoff_id = _entity(tracker, "handoff_id") or tracker.get_slot(HANDOFF_ID_SLOT)
+        if outcome == "close":
+            dispatcher.utter_message(text=text("csat_ask", language), buttons=survey_buttons(language))
+            return [SlotSet(HANDOFF_SLOT, None), SlotSet(HANDOFF_ID_SLOT, handoff_id), SlotSet(CSAT_SLOT, "score")]
+        dispatcher.utter_message(text=text("handback", language))
+        return [SlotSet(HANDOFF_SLOT, None), SlotSet(CSAT_SLOT, None)]
+
+
+class ActionRecordCsat(Action):
+    def name(self) -> Text:
+        return "action_record_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        language = tracker.get_slot("language")
+        step = tracker.get_slot(CSAT_SLOT) or ""
+        handoff_id = tracker.get_slot(HANDOFF_ID_SLOT)
+        said = ((tracker.latest_message or {}).get("text") or "").strip()
+        if step == "score":
+            score = parse_score(said)
+            if score is None or not handoff_id:
+                return [SlotSet(CSAT_SLOT, None)]
+            try:
+                await handoff_client().csat(handoff_id, score)
+            except HandoffUnavailable as exc:
+                logger.error("rating not recorded", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+            dispatcher.utter_message(text=text("csat_comment", language),
+                                     buttons=[{"title": text("csat_no_comment_button", language),
+                                               "payload": text("csat_no_comment_button", language)}])
+            return [SlotSet(CSAT_SLOT, f"comment:{score}")]
+        if step.startswith("comment:"):
+            intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+            declined = said.lower().rstrip("。.!！ ") in DECLINE_WORDS or said in (
+                text("csat_no_comment_button", "zh"), text("csat_no_comment_button", "en")) or intent == "deny"
+            if not declined and handoff_id:
+                try:
+                    await handoff_client().csat(handoff_id, int(step.split(":", 1)[1]), said)
+                except HandoffUnavailable as exc:
+                    logger.error("comment not recorded", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+            dispatcher.utter_message(text=text("csat_thanks", language))
+        return [SlotSet(CSAT_SLOT, None)]

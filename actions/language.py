@@ -11,7 +11,7 @@ from actions.texts import text
 from common.language import SUPPORTED, choose_language
 
 # Slots kept when a conversation session expires and a new one starts.
-CARRIED_OVER_SLOTS = ("language",)
+CARRIED_OVER_SLOTS = ("language", "handoff", "handoff_id", "csat_step")
 
 
 def language_hint(metadata: Optional[Dict[Text, Any]]) -> Optional[str]:

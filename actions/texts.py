@@ -18,14 +18,63 @@ TEXTS = {
         "en": "Sorry, I'm not sure I understood. Did you mean:",
     },
     "clarify_human_button": {"zh": "转人工客服", "en": "Talk to a person"},
-    "handoff": {
-        "zh": "我来为您转接人工客服，已记录您的请求（编号 {ref}），客服会查看我们的对话记录，您无需重复说明。",
-        "en": "I'll connect you to a person. Your request is recorded (ref {ref}); the agent will see our "
-              "conversation, so you won't need to repeat yourself.",
+    "handoff_queued": {
+        "zh": "我来为您转接人工客服（编号 {ref}）。客服会看到我们之前的对话，您无需重复说明。{wait}",
+        "en": "I'm connecting you to a person (ref {ref}). They will see our conversation, so you won't need to "
+              "repeat yourself. {wait}",
+    },
+    "handoff_wait_position": {
+        "zh": "您前面还有 {ahead} 位，预计等待约 {minutes} 分钟。",
+        "en": "There are {ahead} ahead of you; the wait is about {minutes} min.",
+    },
+    "handoff_wait_next": {"zh": "马上为您接通。", "en": "Someone will be with you in a moment."},
+    "handoff_already": {
+        "zh": "您已经在人工客服的队列中（编号 {ref}），请稍候，您发的消息客服都能看到。",
+        "en": "You're already with our customer service team (ref {ref}); they see every message you send.",
+    },
+    "handoff_ticket": {
+        "zh": "现在没有客服在线（人工服务时间 {hours}）。请直接留言说明问题，我们会在上班后尽快回复您（编号 {ref}）。",
+        "en": "No agent is available right now (service hours {hours}). Leave your message here and we'll reply as "
+              "soon as we're back (ref {ref}).",
+    },
+    "ticket_recorded": {
+        "zh": "已收到您的留言，客服上班后会尽快回复您。在此期间您也可以继续问我其他问题。",
+        "en": "Got it — your message is recorded and an agent will reply as soon as possible. Meanwhile, I can "
+              "still help with anything else.",
+    },
+    "handoff_off": {
+        "zh": "抱歉，当前渠道暂不提供在线人工服务。您可以拨打客服热线 400-800-1234，或继续问我。",
+        "en": "Sorry, live agents aren't available on this channel. Please call 400-800-1234, or keep asking me.",
     },
     "handoff_failed": {
         "zh": "抱歉，转接人工暂时出现问题。请拨打客服热线 400-800-1234，或稍后再试。",
         "en": "Sorry, I couldn't reach an agent just now. Please call 400-800-1234 or try again shortly.",
+    },
+    "relay_failed": {
+        "zh": "抱歉，您刚才的消息没能送达客服，请稍后再发一次。",
+        "en": "Sorry, your last message didn't reach the agent. Please send it again in a moment.",
+    },
+    "relay_gone": {
+        "zh": "人工客服的对话已经结束，现在由我继续为您服务。请问还有什么可以帮您？",
+        "en": "The conversation with our agent has ended; I'm back to help. What can I do for you?",
+    },
+    "handback": {
+        "zh": "客服已将对话交回给我，您可以继续问我任何问题。",
+        "en": "Our agent has handed you back to me; ask me anything else you need.",
+    },
+    "csat_ask": {
+        "zh": "本次服务已结束。请为客服的服务打分（1-5 分，5 分最满意）：",
+        "en": "This conversation has ended. How satisfied were you with our service (1-5, 5 = very satisfied)?",
+    },
+    "csat_comment": {
+        "zh": "谢谢您的评分！还有什么想对我们说的吗？直接输入即可，或点“不用了”。",
+        "en": "Thank you for rating! Anything you'd like to add? Type it, or tap \"No thanks\".",
+    },
+    "csat_no_comment_button": {"zh": "不用了", "en": "No thanks"},
+    "csat_thanks": {"zh": "感谢您的反馈，祝您生活愉快！", "en": "Thanks for your feedback — have a great day!"},
+    "complaint_ack": {
+        "zh": "非常抱歉给您带来不好的体验，我马上为您转接专门处理投诉的同事。",
+        "en": "I'm really sorry about this experience. I'm passing you to a colleague who handles complaints.",
     },
     "faq_suggest": {
         "zh": "您是想问下面哪个问题？",

@@ -23,5 +23,7 @@ class ActionReadMessage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        if ((tracker.latest_message or {}).get("metadata") or {}).get("is_external"):
+            return []  # an event of the handoff service, not something the customer wrote
         return [*await ActionDetectLanguage().run(dispatcher, tracker, domain),
                 *await ActionIdentifyCustomer().run(dispatcher, tracker, domain)]

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS kb_lookups (
 );
 CREATE INDEX IF NOT EXISTS kb_lookups_at ON kb_lookups (at);
 CREATE INDEX IF NOT EXISTS kb_lookups_decision ON kb_lookups (decision, at);
+CREATE INDEX IF NOT EXISTS kb_lookups_sender ON kb_lookups (sender_id, id);
 """
 
 
@@ -61,13 +62,20 @@ class QueryLog:
                  mask_pii(lookup.query), lookup.source, lookup.decision, lookup.chosen,
                  json.dumps([[i, round(float(c), 4)] for i, c in lookup.top]), lookup.index_version))
 
-    def recent(self, limit: int = 100, decision: Optional[str] = None) -> List[Lookup]:
+    def recent(self, limit: int = 100, decision: Optional[str] = None,
+               sender_id: Optional[str] = None) -> List[Lookup]:
+        """Newest first; optionally only one decision kind and/or one conversation."""
         sql = ("SELECT sender_id, query, source, decision, top, chosen, language, channel, index_version, at"
                " FROM kb_lookups")
-        args: list = []
+        where, args = [], []
         if decision:
-            sql += " WHERE decision = ?"
+            where.append("decision = ?")
             args.append(decision)
+        if sender_id:
+            where.append("sender_id = ?")
+            args.append(sender_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         with self._connect() as db:

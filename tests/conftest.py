@@ -45,6 +45,10 @@ class Stack:
         return self.settings.web_url
 
     @property
+    def handoff_url(self) -> str:
+        return self.settings.handoff_url
+
+    @property
     def handoff_db(self) -> Path:
         return self.settings.handoff_db
 
@@ -65,7 +69,7 @@ def stack(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     faq_dir = var_dir / "faq"
     shutil.copytree(Settings().faq_dir, faq_dir)
     settings = Settings(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                        var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb",
+                        handoff_port=free_port(), handoff_hours="00:00-24:00", var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb",
                         identity_secret=IDENTITY_SECRET)
     ensure_index(settings, quiet=True)
     ensure_seeded(settings)

@@ -73,5 +73,21 @@ class SocketCustomer:
             except asyncio.TimeoutError:
                 return replies
 
+    async def send(self, message: str) -> None:
+        """Send without waiting for an answer (while a person owns the conversation the bot is silent)."""
+        await self.client.emit("user_uttered", {"message": message, "session_id": self.session_id,
+                                                "customData": self.custom_data})
+
+    async def next_text(self, containing: str, timeout: float = 20.0) -> dict:
+        """The next bot/agent message whose text contains `containing` (earlier ones are skipped)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"no message containing {containing!r} within {timeout} s")
+            message = await asyncio.wait_for(self.inbox.get(), left)
+            if containing in (message.get("text") or ""):
+                return message
+
     async def close(self) -> None:
         await self.client.disconnect()

@@ -1,7 +1,8 @@
 """actions/*.py: the custom actions run for real with rasa_sdk Tracker and CollectingDispatcher.
 
-The handoff SQLite store goes to a temporary CS_VAR_DIR; the knowledge-base index is built once per
-session from the real corpus with the configured encoder (real FAISS, real models).
+State goes to a temporary CS_VAR_DIR; the knowledge-base index (the `kb_dir` fixture in conftest.py)
+is built once per session from the real corpus with the configured encoder (real FAISS, real models).
+The handoff actions, which need the handoff service, are in test_handoff_actions.py.
 """
 from __future__ import annotations
 
@@ -14,31 +15,23 @@ from rasa_sdk.events import ActionExecuted, BotUttered, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 import actions.faq
-import actions.handoff
+import actions.handoff_client
+import actions.order_context
 from actions.fallback import ActionFallbackCascade
 from actions.faq import ActionAnswerFaq
-from actions.handoff import ActionHandoff
 from actions.language import ActionDetectLanguage, ActionSessionStart, language_hint
 from actions.texts import TEXTS
 from common.settings import ROOT, Settings
-from handoff.requests import HandoffRequestStore
 from knowledge.corpus import load_corpus
-from knowledge.index import build_index
 from knowledge.querylog import QueryLog
 
 FAQ = {e.id: e for e in load_corpus(ROOT / "data" / "faq")}
-REF = re.compile(r"H\d{6}")
-
-
-@pytest.fixture(scope="session")
-def kb_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("kb")
-    build_index(list(FAQ.values()), root, Settings().kb_build_options)
-    return root
 
 
 def _clear_caches():
-    actions.handoff.request_store.cache_clear()
+    actions.handoff_client.handoff_client.cache_clear()
+    actions.order_context.settings.cache_clear()
+    actions.order_context.order_backend.cache_clear()
     actions.faq.knowledge.cache_clear()
     actions.faq.query_log.cache_clear()
 
@@ -55,12 +48,6 @@ def var_dir(tmp_path, monkeypatch, kb_dir):
     actions.faq.knowledge().load_now()
     yield var
     _clear_caches()
-
-
-@pytest.fixture
-def store(var_dir):
-    """A second, independent view of the database the actions write to."""
-    return HandoffRequestStore(var_dir / "handoff.sqlite3")
 
 
 def user_event(text, intent, confidence=0.95, ranking=None, metadata=None):
@@ -227,7 +214,7 @@ def fallback_event(text="嗯那个", ranking=RANKING):
     return user_event(text, "nlu_fallback", 0.7, ranking=ranking)
 
 
-async def test_first_fallback_asks_for_clarification_in_chinese(store):
+async def test_first_fallback_asks_for_clarification_in_chinese():
     tracker = make_tracker([user_event("你好", "greet"), bot_event("您好"), fallback_event()],
                            slots={"language": "zh"})
     messages, events = await run(ActionFallbackCascade(), tracker)
@@ -239,7 +226,6 @@ async def test_first_fallback_asks_for_clarification_in_chinese(store):
         {"title": "查询物流进度", "payload": "/ask_logistics"},
         {"title": "转人工客服", "payload": "/request_human"},
     ]
-    assert store.for_sender("unit-user") == []
 
 
 async def test_first_fallback_buttons_in_english():
@@ -250,109 +236,6 @@ async def test_first_fallback_buttons_in_english():
         ["Check an order's status", "Track a delivery", "Talk to a person"]
     assert [b["payload"] for b in message["buttons"]] == \
         ["/ask_order_status", "/ask_logistics", "/request_human"]
-
-
-async def test_fallback_after_an_understood_message_clarifies_again(store):
-    events = [fallback_event(), bot_event("?"), user_event("运费怎么算", "ask_faq"), bot_event("..."),
-              fallback_event()]
-    messages, _ = await run(ActionFallbackCascade(), make_tracker(events, slots={"language": "zh"}))
-    assert len(messages[0]["buttons"]) == 3
-    assert store.for_sender("unit-user") == []
-
-
-async def test_second_consecutive_fallback_hands_over(store):
-    events = [user_event("我的手机13812345678", "inform"), bot_event("好的"),
-              fallback_event("嗯那个"), bot_event(TEXTS["clarify"]["zh"]), fallback_event("就是那个啊")]
-    tracker = make_tracker(events, slots={"language": "zh"}, sender_id="fb-user")
-    messages, returned = await run(ActionFallbackCascade(), tracker)
-    assert returned == []
-    [message] = messages
-    assert "H000001" in message["text"]
-    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
-    assert not message["buttons"]
-    [row] = store.for_sender("fb-user")
-    assert row.id == 1
-    assert row.request.reason == "low_confidence"
-    assert row.request.language == "zh"
-    assert row.request.intents == ["inform", "nlu_fallback", "nlu_fallback"]
-    assert row.request.transcript[0] == {"role": "customer", "text": "我的手机138****5678"}
-    assert row.request.transcript[-1] == {"role": "customer", "text": "就是那个啊"}
-
-
-async def test_second_fallback_handoff_in_english(store):
-    events = [fallback_event("erm"), bot_event("?"), fallback_event("the thing")]
-    [message], _ = await run(ActionFallbackCascade(), make_tracker(events, slots={"language": "en"}))
-    assert message["text"] == TEXTS["handoff"]["en"].format(ref="H000001")
-    [row] = store.for_sender("unit-user")
-    assert row.request.language == "en"
-
-
-# --- ActionHandoff ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("intent, reason", [
-    ("request_human", "customer_request"),
-    ("complain", "complaint"),
-    ("nlu_fallback", "low_confidence"),
-    ("greet", "customer_request"),
-])
-async def test_handoff_reason_from_latest_intent(store, intent, reason):
-    tracker = make_tracker([user_event("你好", "greet"), user_event("帮帮我", intent)],
-                           slots={"language": "zh"})
-    [message], events = await run(ActionHandoff(), tracker)
-    assert events == []
-    ref = REF.search(message["text"]).group()
-    [row] = store.for_sender("unit-user")
-    assert ref == f"H{row.id:06d}"
-    assert row.request.reason == reason
-
-
-async def test_handoff_masks_transcript_and_phone_slot(store):
-    events = [user_event("我的手机号是13812345678，订单241106329572", "inform"),
-              bot_event("已记录 13812345678"),
-              user_event("转人工", "request_human")]
-    tracker = make_tracker(events, slots={"language": "zh", "phone": "13812345678",
-                                          "order_number": "241106329572"}, sender_id="h-user")
-    [message], _ = await run(ActionHandoff(), tracker)
-    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
-    [row] = store.for_sender("h-user")
-    req = row.request
-    assert req.slots == {"order_number": "241106329572", "phone": "138****5678"}
-    assert req.transcript == [
-        {"role": "customer", "text": "我的手机号是138****5678，订单241106329572"},
-        {"role": "bot", "text": "已记录 138****5678"},
-        {"role": "customer", "text": "转人工"},
-    ]
-    assert req.intents == ["inform", "request_human"]
-    assert "13812345678" not in repr(row)
-
-
-async def test_handoff_empty_slots_not_stored_and_language_defaults_to_zh(store):
-    [message], _ = await run(ActionHandoff(), make_tracker([user_event("human please", "request_human")]))
-    [row] = store.for_sender("unit-user")
-    assert row.request.slots == {}
-    assert row.request.language == "zh"
-    assert message["text"] == TEXTS["handoff"]["zh"].format(ref="H000001")
-
-
-async def test_handoff_refs_increase(store):
-    tracker = make_tracker([user_event("complain", "complain")], slots={"language": "en"})
-    first, _ = await run(ActionHandoff(), tracker)
-    second, _ = await run(ActionHandoff(), tracker)
-    assert "H000001" in first[0]["text"]
-    assert "H000002" in second[0]["text"]
-    assert len(store.for_sender("unit-user")) == 2
-
-
-async def test_handoff_storage_failure_tells_customer(tmp_path, monkeypatch):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("x")
-    monkeypatch.setenv("CS_VAR_DIR", str(blocker))  # the store cannot create its folder here
-    actions.handoff.request_store.cache_clear()
-    [message], events = await run(ActionHandoff(), make_tracker([user_event("转人工", "request_human")],
-                                                                slots={"language": "zh"}))
-    assert events == []
-    assert message["text"] == TEXTS["handoff_failed"]["zh"]
-    assert not REF.search(message["text"])
 
 
 # --- ActionAnswerFaq -------------------------------------------------------------------------
@@ -461,11 +344,10 @@ async def test_fallback_cascade_answers_from_the_knowledge_base_first(var_dir):
     assert lookups(var_dir)[0].source == "fallback"
 
 
-async def test_fallback_after_a_kb_answer_clarifies_instead_of_handing_over(store):
+async def test_fallback_after_a_kb_answer_clarifies_instead_of_handing_over():
     events = [user_event("How much is shipping?", "nlu_fallback", 0.3), bot_event("..."),
               {"event": "slot", "name": "kb_answered", "value": True},
               fallback_event("erm the thing")]
     tracker = make_tracker(events, slots={"language": "en"})
     [message], _ = await run(ActionFallbackCascade(), tracker)
     assert message["text"] == TEXTS["clarify"]["en"]
-    assert store.for_sender("unit-user") == []

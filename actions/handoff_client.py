@@ -1,0 +1,56 @@
+"""The action server's side of the handoff service's API (handoff/app.py): file a handoff, relay a
+customer's message, record a rating. Real HTTP with the service token; errors become
+`HandoffUnavailable` so the customer always gets an answer."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional
+
+import aiohttp
+
+from common.secrets import handoff_service_token
+from common.settings import Settings
+
+
+class HandoffUnavailable(Exception):
+    """The handoff service could not be reached or refused the call."""
+
+
+class NoConversation(Exception):
+    """The customer has no conversation with people (any more)."""
+
+
+class HandoffClient:
+    def __init__(self, base_url: str, token: str, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def _post(self, path: str, body: dict) -> dict:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as session:
+                async with session.post(self.base_url + path, json=body, headers=headers) as response:
+                    data = await response.json(content_type=None)
+                    if response.status == 404 and path == "/api/relay":
+                        raise NoConversation(data.get("error", ""))
+                    if response.status >= 400:
+                        raise HandoffUnavailable(f"{path}: {response.status} {data.get('error', '')}")
+                    return data
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise HandoffUnavailable(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+    async def open(self, body: dict) -> dict:
+        return await self._post("/api/handoffs", body)
+
+    async def relay(self, sender_id: str, text: str) -> dict:
+        return await self._post("/api/relay", {"sender_id": sender_id, "text": text})
+
+    async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
+        return await self._post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})
+
+
+@lru_cache(maxsize=1)
+def handoff_client() -> HandoffClient:
+    settings = Settings.from_env()
+    return HandoffClient(settings.handoff_url, handoff_service_token(settings.var_dir))
