@@ -194,7 +194,12 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     token = _session_token(request)
     if token:
-        auth.logout(request.app[STORE], token)
+        store = request.app[STORE]
+        agent_id = auth.session_agent(store, token)
+        auth.logout(store, token)
+        await _close_sockets(request.app, lambda session: session == auth.token_hash(token))
+        if agent_id and not store.has_session(agent_id):
+            request.app[SERVICE].set_status(agent_id, "offline")  # nobody at the desk: no more offers
     response = web.Response(status=204)
     response.del_cookie(COOKIE, path="/")
     return response
@@ -350,7 +355,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     agent = _agent(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    request.app[SOCKETS][ws] = agent["id"]
+    request.app[SOCKETS][ws] = (agent["id"], auth.token_hash(_session_token(request) or ""))
     await ws.send_json({"type": "hello", "agent": _agent_view(request.app[STORE], agent)})
     async for msg in ws:
         if msg.type == WSMsgType.TEXT and msg.data == "ping":
@@ -363,7 +368,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 def _broadcast(app: web.Application, payload: dict, who) -> None:
     store = app[STORE]
-    for ws, agent_id in list(app[SOCKETS].items()):
+    for ws, (agent_id, _) in list(app[SOCKETS].items()):
         if ws.closed:
             continue
         row = store.agent_row(agent_id)
@@ -420,8 +425,24 @@ def _delivered(app: web.Application):
     return after
 
 
+async def _close_sockets(app: web.Application, which) -> None:
+    for ws, (_, session) in list(app[SOCKETS].items()):
+        if which(session) and not ws.closed:
+            await ws.close(message=b"session ended")
+
+
+async def _end_expired_sessions(app: web.Application) -> None:
+    """Sockets of expired sessions are closed; agents left online without a live session go offline."""
+    store = app[STORE]
+    await _close_sockets(app, lambda session: store.session_agent(session) is None)
+    for agent in store.agents():
+        if agent.status == "online" and not store.has_session(agent.id):
+            app[SERVICE].set_status(agent.id, "offline")
+
+
 async def _housekeeping(app: web.Application) -> None:
-    """Offers not taken in time go back to the line; consoles refresh SLA counters."""
+    """Offers not taken in time go back to the line; consoles refresh SLA counters; sessions that
+    expired end."""
     ticks = 0
     while True:
         await asyncio.sleep(2)
@@ -430,6 +451,7 @@ async def _housekeeping(app: web.Application) -> None:
             app[SERVICE].expire_offers()
             if ticks % 5 == 0:
                 _broadcast(app, {"type": "queues"}, lambda a: True)
+                await _end_expired_sessions(app)
         except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries
             logger.exception("housekeeping failed")
 
@@ -457,6 +479,7 @@ async def security_headers(request: web.Request, handler):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     if request.path.startswith("/console"):
+        response.headers.setdefault("Cache-Control", "no-cache")  # a deploy's new script is used at once
         response.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
                                     "style-src 'self' 'unsafe-inline'; connect-src 'self'")
     return response

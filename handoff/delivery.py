@@ -15,7 +15,7 @@ from handoff.store import HandoffStore, OutboxItem
 
 logger = logging.getLogger(__name__)
 
-MAX_PAUSE = 30.0
+MAX_PAUSE = 10.0
 
 
 class DeliveryWorker:
@@ -52,6 +52,8 @@ class DeliveryWorker:
         return failures
 
     async def run(self) -> None:
+        """Deliver whenever woken (new items) or every few seconds; after a failure, wait the
+        growing pause out even if woken meanwhile (Rasa is down: new items wait their turn)."""
         pause = 0.5
         while True:
             try:
@@ -59,10 +61,14 @@ class DeliveryWorker:
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad item
                 logger.exception("delivery round failed")
                 failures = 1
-            pause = min(MAX_PAUSE, pause * 2) if failures else 0.5
+            if failures:
+                pause = min(MAX_PAUSE, pause * 2)
+                await asyncio.sleep(pause)
+                continue
+            pause = 0.5
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=pause if failures else 5.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
             except asyncio.TimeoutError:
                 pass
 

@@ -111,13 +111,18 @@ class Assignment:
 
 
 def assign(waiting: Iterable[Waiting], agents: Iterable[Agent], now: float,
-           queues: Mapping[str, Queue] = DEFAULT_QUEUES) -> List[Assignment]:
+           queues: Mapping[str, Queue] = DEFAULT_QUEUES,
+           exclude: Optional[Mapping[str, FrozenSet[str]]] = None) -> List[Assignment]:
     """Offer waiting conversations to agents, in service order, until no one able is free. A
-    conversation whose queue no free agent serves waits without blocking the ones behind it."""
+    conversation whose queue no free agent serves waits without blocking the ones behind it.
+    `exclude` maps a conversation to agents who must not get it (they declined it or let the offer
+    lapse)."""
     pool: Dict[str, Agent] = {a.id: a for a in agents}
     result: List[Assignment] = []
+    exclude = exclude or {}
     for item in service_order(waiting, queues):
-        agent = best_agent(pool.values(), queues[item.queue].skill)
+        barred = exclude.get(item.conversation_id, frozenset())
+        agent = best_agent((a for a in pool.values() if a.id not in barred), queues[item.queue].skill)
         if agent is None:
             continue
         result.append(Assignment(item.conversation_id, agent.id, item.queue))

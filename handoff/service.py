@@ -79,6 +79,8 @@ class HandoffService:
         self.clock = clock
         # Last position told to each waiting customer: they hear again only when they move up.
         self._told: Dict[int, int] = {}
+        # Agents who declined a conversation or let its offer lapse are not offered it again.
+        self._passed: Dict[int, set] = {}
 
     # --- intake ------------------------------------------------------------------------------------
     def open(self, intake: Intake) -> Opened:
@@ -137,7 +139,9 @@ class HandoffService:
     def dispatch(self) -> None:
         """Offer waiting conversations to free agents; tell customers who moved up their new place."""
         now = self.clock()
-        for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues):
+        exclude = {str(cid): frozenset(agents) for cid, agents in self._passed.items()}
+        for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues,
+                                         exclude):
             try:
                 offered = self.store.offer(int(assignment.conversation_id), assignment.agent_id)
             except StoreError:  # taken meanwhile (a pull): the next dispatch sees the new state
@@ -175,6 +179,12 @@ class HandoffService:
                 except StoreError:
                     continue
                 expired.append(back.id)
+                self._passed.setdefault(back.id, set()).add(conversation.agent_id)
+                # someone who lets an offer lapse is not at the desk: no more offers until they say so
+                try:
+                    self.store.set_status(conversation.agent_id, "away")
+                except StoreError:
+                    pass
                 logger.info("offer expired", extra={"handoff": ref(back.id), "agent": conversation.agent_id})
                 self.emit(Event("conversation", back))
         if expired:
@@ -202,6 +212,7 @@ class HandoffService:
             raise NotAllowed("this conversation is not in your queues")
         conversation = self.store.accept(conversation_id, agent_id)
         self._told.pop(conversation_id, None)
+        self._passed.pop(conversation_id, None)
         self._notice(conversation, texts.joined(conversation.language, agent["name"]))
         self.emit(Event("conversation", conversation))
         self.dispatch()
@@ -212,6 +223,7 @@ class HandoffService:
         if current.agent_id != agent_id:
             raise NotAllowed("this conversation is not offered to you")
         conversation = self.store.decline(conversation_id)
+        self._passed.setdefault(conversation_id, set()).add(agent_id)
         self.emit(Event("conversation", conversation))
         self.dispatch()
         return conversation
@@ -246,6 +258,7 @@ class HandoffService:
             raise NotAllowed("only the agent who has it, or a supervisor, can resolve a conversation")
         conversation = self.store.resolve(conversation_id, back_to_bot=back_to_bot)
         self._told.pop(conversation_id, None)
+        self._passed.pop(conversation_id, None)
         logger.info("handoff resolved", extra={"handoff": ref(conversation_id), "agent": agent_id,
                                                "outcome": conversation.state})
         self.emit(Event("conversation", conversation))

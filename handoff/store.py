@@ -351,6 +351,12 @@ class HandoffStore:
                                                (token_hash, self.clock())).fetchone())
         return row[0] if row else None
 
+    def has_session(self, agent_id: str) -> bool:
+        """Whether the agent has a session that has not expired (someone is at the console)."""
+        row = self._read(lambda db: db.execute("SELECT 1 FROM sessions WHERE agent_id = ? AND expires_at > ? LIMIT 1",
+                                               (agent_id, self.clock())).fetchone())
+        return row is not None
+
     def end_session(self, token_hash: str) -> None:
         self._write(lambda db: db.execute("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?",
                                           (token_hash, self.clock())))

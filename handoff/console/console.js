@@ -18,6 +18,7 @@
     log_in: ["登录", "Log in"],
     log_out: ["退出", "Log out"],
     login_failed: ["工号或密码错误。", "Wrong agent ID or password."],
+    login_locked: ["登录失败次数过多，请几分钟后再试。", "Too many failed logins. Try again in a few minutes."],
     login_missing: ["请输入工号和密码。", "Enter your agent ID and password."],
     session_expired: ["登录已过期，请重新登录。", "Your session has expired. Please log in again."],
     network_error: ["无法连接服务，请稍后再试。", "Cannot reach the service. Try again shortly."],
@@ -44,7 +45,9 @@
     agent: ["坐席", "Agent"],
     load: ["负载", "Load"],
     skills: ["技能", "Skills"],
-    history: ["历史与留言", "History & tickets"],
+    history: ["历史记录", "History"],
+    tickets: ["留言（无人在线时）", "Tickets (left while nobody was available)"],
+    csat: ["满意度", "CSAT"],
     history_empty: ["暂无记录。", "Nothing yet."],
     list_empty: ["无", "None"],
     select_conversation: ["从左侧选择一个会话。", "Select a conversation on the left."],
@@ -114,6 +117,7 @@
     with_agent: ["坐席：{agent}", "Agent: {agent}"],
     unread: ["{n} 条未读", "{n} unread"],
     vip: ["VIP", "VIP"],
+    tier_normal: ["普通", "normal"],
     error: ["出错了", "Something went wrong"],
   };
   const QUEUE_LABELS = {
@@ -140,6 +144,8 @@
   };
   const LANGUAGE_NAMES = { zh: ["中文", "Chinese"], en: ["英文", "English"] };
   const OPEN_STATES = ["queued", "offered", "active"];
+  // Listed on the left: the open ones and tickets (messages left while nobody was available: they can be taken).
+  const LISTED_STATES = [...OPEN_STATES, "ticket"];
   const LANG_KEY = "cs-console-lang";
 
   let lang = (() => {
@@ -285,6 +291,11 @@
     S.skew = Math.abs(diff) > 2500 ? diff : 0;
   }
 
+  /** For background refreshes: the live-link indicator already says when the service is unreachable. */
+  function quietly(err) {
+    if (err && err.status) report(err);
+  }
+
   /** Show an API failure (a 401 has already sent the page back to the login form). */
   function report(err) {
     if (err && err.status === 401) return;
@@ -351,7 +362,7 @@
       error.hidden = true;
       await enter(data.agent);
     } catch (err) {
-      error.textContent = err.status === 401 ? t("login_failed") : err.message;
+      error.textContent = err.status === 401 ? t("login_failed") : err.status === 429 ? t("login_locked") : err.message;
       error.hidden = false;
       $("#password").select();
     } finally {
@@ -370,6 +381,7 @@
     clearInterval(S.tickTimer);
     clearInterval(S.pollTimer);
     clearTimeout(S.queuesTimer);
+    rowCache.clear();
     Object.assign(S, {
       me: null, queues: [], agents: [], convs: new Map(), history: [], selected: null, detail: null,
       unread: new Map(), drafts: new Map(), canned: [], wsAttempts: 0,
@@ -387,6 +399,12 @@
   }
 
   async function logout() {
+    try {
+      // Nobody should be offered chats once they have left.
+      if (S.me && S.me.status !== "offline") await api("PUT", "/api/me/status", { status: "offline" });
+    } catch (err) {
+      /* logging out anyway */
+    }
     try {
       await api("POST", "/api/logout");
     } catch (err) {
@@ -409,7 +427,7 @@
     S.tickTimer = setInterval(tick, 1000);
     // A safety net under the WebSocket: counters refreshed now and then even if a push is missed.
     clearInterval(S.pollTimer);
-    S.pollTimer = setInterval(() => S.me && loadQueues().catch(() => {}), 30000);
+    S.pollTimer = setInterval(() => S.me && loadQueues().catch(quietly), 30000);
   }
 
   const isSupervisor = () => !!S.me && S.me.role === "supervisor";
@@ -464,21 +482,24 @@
 
   async function loadQueues() {
     const data = await api("GET", "/api/queues");
+    const before = JSON.stringify([S.agents, S.queues.map((q) => [q.name, q.skill, q.priority])]);
     S.queues = (data.queues || []).map((q) => ({ ...q, fetchedAt: now() }));
     S.agents = data.agents || [];
     renderQueues();
     renderAgents();
-    renderTransferTargets();
-    renderLists(); // reassign pickers list the agents
+    if (JSON.stringify([S.agents, S.queues.map((q) => [q.name, q.skill, q.priority])]) !== before) {
+      renderTransferTargets();
+      renderLists(); // reassign pickers and owners name the agents; order follows queue priority
+    }
   }
 
   function scheduleQueues() {
     clearTimeout(S.queuesTimer);
-    S.queuesTimer = setTimeout(() => S.me && loadQueues().catch(report), 250);
+    S.queuesTimer = setTimeout(() => S.me && loadQueues().catch(quietly), 250);
   }
 
   async function loadConversations() {
-    const data = await api("GET", "/api/conversations");
+    const data = await api("GET", `/api/conversations?state=${LISTED_STATES.join(",")}`);
     S.convs = new Map((data.conversations || []).map((c) => [c.id, c]));
     renderLists();
   }
@@ -495,7 +516,7 @@
   }
 
   async function loadHistory() {
-    const data = await api("GET", "/api/conversations?state=closed,returned,ticket");
+    const data = await api("GET", "/api/conversations?state=closed,returned");
     S.history = (data.conversations || [])
       .slice()
       .sort((a, b) => (b.closed_at || b.created_at) - (a.closed_at || a.created_at))
@@ -507,7 +528,8 @@
     const seq = ++S.selectSeq;
     const data = await api("GET", `/api/conversations/${id}`);
     if (seq !== S.selectSeq || S.selected !== id) return;
-    S.detail = { conversation: data.conversation, summary: data.summary || {}, messages: data.messages || [] };
+    S.detail = { conversation: data.conversation, summary: data.summary || {}, messages: data.messages || [],
+                 csat: data.csat || null };
     renderDetail(full);
   }
 
@@ -523,15 +545,16 @@
   }
 
   function visible(c) {
-    if (!S.me || !OPEN_STATES.includes(c.state)) return false;
+    if (!S.me || !LISTED_STATES.includes(c.state)) return false;
     if (isSupervisor() || c.agent_id === S.me.id) return true;
-    return c.state === "queued" && mayServe(c.queue);
+    return (c.state === "queued" || c.state === "ticket") && mayServe(c.queue);
   }
 
   function section(c) {
     if (c.agent_id === S.me.id && c.state === "offered") return "offered";
     if (c.agent_id === S.me.id && c.state === "active") return "mine";
     if (c.state === "queued") return "waiting";
+    if (c.state === "ticket") return "tickets";
     return "others";
   }
 
@@ -546,7 +569,7 @@
     const before = S.convs.get(c.id);
     if (visible(c)) S.convs.set(c.id, c);
     else S.convs.delete(c.id);
-    if (!OPEN_STATES.includes(c.state)) {
+    if (!LISTED_STATES.includes(c.state)) {
       S.unread.delete(c.id);
       const i = S.history.findIndex((h) => h.id === c.id);
       if (i >= 0) S.history[i] = c;
@@ -636,7 +659,7 @@
       el("span", { class: "spacer" }),
       unread ? el("span", { class: "unread", title: t("unread", { n: unread }), text: unread }) : null,
       el("span", { class: "wait", title: t("waited"), data: { since: c.created_at }, text: fmtDuration(now() - c.created_at) }),
-      slaBadge(c));
+      c.state === "ticket" ? null : slaBadge(c));
     const issue = el("div", { class: "issue", title: c.issue || "", text: c.issue || "" });
     const foot = el("div", { class: "row3" });
     if (where === "waiting" && c.position) foot.append(el("span", { class: "position muted", text: t("position", { n: c.position }) }));
@@ -645,11 +668,12 @@
     if (where === "offered") {
       foot.append(el("button", { type: "button", class: "accept primary small", text: t("accept") }),
                   el("button", { type: "button", class: "decline small", text: t("decline") }));
-    } else if (where === "waiting") {
+    } else if (where === "waiting" || where === "tickets") {
       foot.append(el("button", { type: "button", class: "accept take small", text: t("take") }));
     }
     if (isSupervisor() && where !== "mine") foot.append(reassignPicker(c));
-    row.append(head, issue, foot);
+    row.append(head, issue);
+    if (foot.querySelector(":not(.spacer)")) row.append(foot);
     return row;
   }
 
@@ -669,16 +693,34 @@
     return select;
   }
 
+  // Rows are kept while what they show is unchanged: a push arriving between mouse-down and
+  // mouse-up must not swallow a click on "Accept".
+  const rowCache = new Map(); // id -> {key, node}
+
+  function rowFor(c, where) {
+    const key = JSON.stringify([where, c, S.unread.get(c.id) || 0, c.id === S.selected, lang,
+                                isSupervisor() ? S.agents : null]);
+    const hit = rowCache.get(c.id);
+    if (hit && hit.key === key) return hit.node;
+    const node = convRow(c, where);
+    rowCache.set(c.id, { key, node });
+    return node;
+  }
+
   function renderLists() {
     if (!S.me) return;
-    const groups = { offered: [], mine: [], waiting: [], others: [] };
+    const groups = { offered: [], mine: [], waiting: [], tickets: [], others: [] };
     for (const c of [...S.convs.values()].sort(serviceOrder)) groups[section(c)].push(c);
+    for (const id of rowCache.keys()) if (!S.convs.has(id)) rowCache.delete(id);
     for (const [where, items] of Object.entries(groups)) {
       const list = $(`#list-${where}`);
-      list.replaceChildren(...(items.length ? items.map((c) => convRow(c, where)) : [el("li", { class: "empty-row", text: t("list_empty") })]));
+      const rows = items.length ? items.map((c) => rowFor(c, where)) : [el("li", { class: "empty-row", text: t("list_empty") })];
+      const same = items.length && rows.length === list.children.length && rows.every((n, i) => list.children[i] === n);
+      if (!same) list.replaceChildren(...rows);
       $(`#count-${where}`).textContent = items.length;
     }
     $("#offered-panel").classList.toggle("has-offers", groups.offered.length > 0);
+    $("#tickets-panel").hidden = groups.tickets.length === 0;
     renderLoad();
     updateTitle();
   }
@@ -725,6 +767,8 @@
         toast(t("taken", { ref: refOf(id) }), "error");
         loadConversations().catch(report);
       } else report(err);
+      rowCache.delete(id); // its buttons were disabled while the call was under way
+      renderLists();
     }
   }
 
@@ -735,6 +779,8 @@
       scheduleQueues();
     } catch (err) {
       report(err);
+      rowCache.delete(id);
+      renderLists();
     }
   }
 
@@ -788,6 +834,7 @@
       $("#summary").replaceChildren();
       $("#transcript").replaceChildren();
       $("#messages").replaceChildren();
+      msgCache.clear();
       $("#handoff-divider").textContent = "";
     }
     S.unread.delete(id);
@@ -828,12 +875,14 @@
     $("#conv-queue").textContent = queueLabel(c.queue);
     $("#conv-sla").replaceChildren(open || c.first_response_at ? slaBadge(c) : "");
     $("#conv-agent").textContent = c.agent_id ? t("with_agent", { agent: agentName(c.agent_id) }) : "";
+    $("#conv-csat").textContent = d.csat ? `${t("csat")} ${d.csat.score}/5` : "";
+    $("#conv-csat").title = d.csat && d.csat.comment ? d.csat.comment : "";
 
-    const canTake = c.state === "queued" || (c.state === "offered" && mine);
+    const canTake = c.state === "queued" || c.state === "ticket" || (c.state === "offered" && mine);
     $("#accept-main").hidden = !canTake;
-    $("#accept-main").textContent = c.state === "queued" ? t("take") : t("accept");
+    $("#accept-main").textContent = c.state === "offered" ? t("accept") : t("take");
     $("#decline-main").hidden = !(c.state === "offered" && mine);
-    const canManage = open && (mine || isSupervisor());
+    const canManage = (open || c.state === "ticket") && (mine || isSupervisor());
     $("#transfer").disabled = !canManage;
     $("#transfer-target").disabled = !canManage;
     $("#resolve-close").disabled = !canManage;
@@ -884,7 +933,7 @@
       [t("customer_id"), customer.id || c.customer_id || t("unverified"), customer.id || c.customer_id ? "cid" : "muted cid"],
       [t("channel"), customer.channel || c.channel],
       [t("language"), languageName(customer.language || c.language)],
-      [t("tier"), (customer.tier || c.tier) === "vip" ? el("span", { class: "tier vip", text: t("vip") }) : (customer.tier || c.tier)],
+      [t("tier"), (customer.tier || c.tier) === "vip" ? el("span", { class: "tier vip", text: t("vip") }) : t("tier_normal")],
       [t("reason"), el("span", { title: sm.reason || c.reason, text: reasonLabel(sm.reason || c.reason) })],
       [t("queue"), queueLabel(c.queue)],
       [t("sender"), el("span", { class: "mono", text: customer.sender_id || c.sender_id })],
@@ -958,11 +1007,30 @@
       meta, el("div", { class: "text", text: m.text || "" }));
   }
 
+  // Message nodes are kept while unchanged, so that an agent selecting text to copy keeps the
+  // selection when the next message arrives.
+  const msgCache = new Map(); // id -> {key, node}
+
   function renderMessages(scrollDown) {
     const thread = $("#thread");
+    const list = $("#messages");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
     const msgs = S.detail ? S.detail.messages.slice().sort((a, b) => a.id - b.id) : [];
-    $("#messages").replaceChildren(...msgs.map(messageItem));
+    const seen = new Set();
+    const nodes = msgs.map((m) => {
+      seen.add(m.id);
+      const key = JSON.stringify([m, lang, m.agent_id ? agentName(m.agent_id) : null]);
+      const hit = msgCache.get(m.id);
+      if (hit && hit.key === key) return hit.node;
+      const node = messageItem(m);
+      msgCache.set(m.id, { key, node });
+      return node;
+    });
+    for (const id of msgCache.keys()) if (!seen.has(id)) msgCache.delete(id);
+    nodes.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
     if (scrollDown || atBottom) thread.scrollTop = thread.scrollHeight;
   }
 
@@ -980,14 +1048,14 @@
     const language = S.detail ? S.detail.conversation.language : null;
     const replies = S.canned.filter((r) => !language || !r.language || r.language === language);
     select.replaceChildren(el("option", { value: "", text: t("canned_replies") }),
-      ...(replies.length ? replies.map((r) => el("option", { value: String(r.id), title: r.text, text: r.title || r.text }))
+      ...(replies.length ? replies.map((r) => el("option", { value: String(S.canned.indexOf(r)), title: r.text, text: r.title || r.text }))
         : [el("option", { value: "", disabled: true, text: t("canned_none") })]));
     select.value = "";
   }
 
   function insertCanned() {
     const select = $("#canned");
-    const reply = S.canned.find((r) => String(r.id) === select.value);
+    const reply = select.value === "" ? null : S.canned[Number(select.value)];
     select.value = "";
     if (!reply) return;
     const box = $("#reply");
@@ -999,9 +1067,15 @@
     box.setSelectionRange(caret, caret);
   }
 
+  let transferKey = "";
+
   function renderTransferTargets() {
     const select = $("#transfer-target");
     const c = S.detail ? S.detail.conversation : null;
+    // Rebuilt only when the choices change: an agent may have the list open while pushes arrive.
+    const key = JSON.stringify([lang, S.queues.map((q) => q.name), S.agents, c && c.queue, c && c.agent_id]);
+    if (key === transferKey) return;
+    transferKey = key;
     const previous = select.value;
     const queues = el("optgroup", { label: t("transfer_queues") },
       S.queues.map((q) => el("option", { value: `queue:${q.name}`, disabled: !!c && c.queue === q.name, text: queueLabel(q.name) })));
@@ -1111,6 +1185,17 @@
       }
     } else if (push.type === "queues") {
       scheduleQueues();
+    } else if ((push.type === "agent" || push.type === "hello") && push.agent) {
+      const a = push.agent;
+      if (a.id === S.me.id) {
+        S.me = { ...S.me, ...a };
+        renderMe();
+      }
+      const i = S.agents.findIndex((x) => x.id === a.id);
+      if (i >= 0) {
+        S.agents[i] = a;
+        renderAgents();
+      }
     }
   }
 
