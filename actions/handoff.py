@@ -24,8 +24,14 @@ from actions.faq import query_log
 from actions.handoff_client import HandoffUnavailable, NoConversation, handoff_client
 from actions.order_context import order_backend, settings
 from actions.texts import text
-from common.handoff_triggers import (TriggerConfig, negative_probability, parse_score, reason_enabled,
-                                     since_last, trigger_reason)
+from common.handoff_triggers import (
+    TriggerConfig,
+    negative_probability,
+    parse_score,
+    reason_enabled,
+    since_last,
+    trigger_reason,
+)
 from handoff.summary import build_summary
 
 logger = logging.getLogger(__name__)
@@ -86,12 +92,12 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     language = tracker.get_slot("language")
     tier = await customer_tier(tracker)
     reason = reason or handoff_reason(tracker, tier)
+    if not reason_enabled(reason, triggers()) and reason in ("customer_request", "vip", "complaint"):
+        # no transfer promised when complaints are not handed over here
+        dispatcher.utter_message(text=text("complaint_noted" if reason == "complaint" else "handoff_off", language))
+        return []
     if reason in ("complaint", "escalation"):
         dispatcher.utter_message(text=text("complaint_ack", language))
-    if not reason_enabled(reason, triggers()) and reason in ("customer_request", "vip", "complaint"):
-        if reason != "complaint":
-            dispatcher.utter_message(text=text("handoff_off", language))
-        return []
     events = tracker.events
     slots = tracker.slots
     channel = tracker.get_latest_input_channel() or "unknown"
@@ -145,7 +151,8 @@ class ActionRelayToAgent(Action):
         language = tracker.get_slot("language")
         message = (tracker.latest_message or {}).get("text") or ""
         try:
-            await handoff_client().relay(tracker.sender_id, message)
+            await handoff_client().relay(tracker.sender_id, message,
+                                         ticket=tracker.get_slot(HANDOFF_SLOT) == "ticket")
         except NoConversation:
             dispatcher.utter_message(text=text("relay_gone", language))
             return [SlotSet(HANDOFF_SLOT, None)]

@@ -43,8 +43,9 @@ class HandoffClient:
     async def open(self, body: dict) -> dict:
         return await self._post("/api/handoffs", body)
 
-    async def relay(self, sender_id: str, text: str) -> dict:
-        return await self._post("/api/relay", {"sender_id": sender_id, "text": text})
+    async def relay(self, sender_id: str, text: str, ticket: bool = False) -> dict:
+        """`ticket`: this is the message the customer was asked to leave for later."""
+        return await self._post("/api/relay", {"sender_id": sender_id, "text": text, "ticket": ticket})
 
     async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
         return await self._post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})

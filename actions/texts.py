@@ -72,6 +72,11 @@ TEXTS = {
     },
     "csat_no_comment_button": {"zh": "不用了", "en": "No thanks"},
     "csat_thanks": {"zh": "感谢您的反馈，祝您生活愉快！", "en": "Thanks for your feedback — have a great day!"},
+    "complaint_noted": {
+        "zh": "非常抱歉给您带来不好的体验。您的反馈已记录，我们会认真改进。也可以拨打客服热线 400-800-1234。",
+        "en": "I'm really sorry about this experience. Your feedback is noted and will be followed up; you can also "
+              "call 400-800-1234.",
+    },
     "complaint_ack": {
         "zh": "非常抱歉给您带来不好的体验，我马上为您转接专门处理投诉的同事。",
         "en": "I'm really sorry about this experience. I'm passing you to a colleague who handles complaints.",

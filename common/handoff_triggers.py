@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 # Words that mean a complaint is about to leave the shop: regulators, courts, the press.
+# English words need ASCII boundaries: \b does not separate "sue" from the Chinese before it.
+_EN = r"(?<![A-Za-z]){}(?![A-Za-z])"
 ESCALATION_PATTERNS = (
-    r"投诉", r"(?<!\d)12315(?!\d)", r"(?<!\d)12345(?!\d)", r"消协", r"消费者协会", r"工商局?", r"市场监管", r"律师", r"起诉", r"法院",
-    r"告你们", r"报警", r"曝光", r"媒体", r"黑猫",
-    r"\blawyers?\b", r"\battorneys?\b", r"\bsue\b", r"\bsuing\b", r"\bcourt\b", r"\blegal action\b",
-    r"\bsmall claims\b", r"\bombudsman\b", r"\bregulator\b", r"\btrading standards\b", r"\bchargeback\b",
-    r"\bbetter business bureau\b", r"\bbbb\b", r"\bconsumer protection\b", r"\breport you\b",
+    r"投诉", r"(?<!\d)12315(?!\d)", r"(?<!\d)12345(?!\d)", r"消协", r"消费者协会", r"工商局", r"工商部门", r"找工商",
+    r"市场监管", r"律师", r"起诉", r"法院", r"告你们", r"(?<!器)报警(?!器)", r"曝光你们", r"媒体曝光", r"找媒体",
+    r"网上曝光", r"黑猫",
+    *(_EN.format(w) for w in (r"lawyers?", r"attorneys?", r"sue", r"sued", r"suing", r"lawsuit", r"legal\s+action",
+                              r"small\s+claims", r"ombudsman", r"the\s+regulators?", r"trading\s+standards",
+                              r"chargeback", r"better\s+business\s+bureau", r"bbb", r"consumer\s+protection",
+                              r"report\s+you", r"(?:to|in)\s+court", r"court\s+case")),
 )
 _ESCALATION = re.compile("|".join(ESCALATION_PATTERNS), re.IGNORECASE)
 
@@ -99,8 +103,8 @@ def reason_enabled(reason: str, config: TriggerConfig) -> bool:
     return _SWITCH.get(reason, reason) in config.enabled
 
 
-_SCORE = re.compile(r"^\s*(?:/\w+\{\"?csat_score\"?:\s*\"?)?([1-5])(?:\s*(?:分|星|stars?|/\s*5))?\s*\"?\}?\s*[。.!！]?\s*$",
-                    re.IGNORECASE)
+_SCORE = re.compile(r"^\s*(?:/\w+\{\"?csat_score\"?:\s*\"?)?([1-5])"  # a button payload, or the digit
+                    r"(?:\s*(?:分|星|stars?|/\s*5))?\s*\"?\}?\s*[。.!！]?\s*$", re.IGNORECASE)
 _WORDS = {"非常满意": 5, "满意": 4, "一般": 3, "不满意": 2, "非常不满意": 1, "very satisfied": 5, "satisfied": 4,
           "neutral": 3, "dissatisfied": 2, "very dissatisfied": 1}
 

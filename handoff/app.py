@@ -147,7 +147,8 @@ async def open_handoff(request: web.Request) -> web.Response:
 async def relay(request: web.Request) -> web.Response:
     _bot(request)
     body = await _body(request)
-    conversation = request.app[SERVICE].relay(_text(body, "sender_id", limit=200), _text(body, "text"))
+    conversation = request.app[SERVICE].relay(_text(body, "sender_id", limit=200), _text(body, "text"),
+                                              ticket=body.get("ticket") is True)
     if conversation is None:
         return _error(404, "this customer has no conversation with people")
     return web.json_response({"conversation": request.app[SERVICE].view(conversation)})

@@ -1,14 +1,17 @@
 """Carries the outbox to the customer through Rasa, oldest first, one conversation's items in order.
 
-A failed delivery stays in the outbox (attempts counted, error kept) and is retried with growing
-pauses; later items of the same conversation wait behind it, so the customer never reads a reply
-before the one it follows. The outbox lives in the store, so a restart resumes where it stopped.
+A failed delivery stays in the outbox (attempts counted, error kept) and that conversation is retried
+with growing pauses (up to MAX_PAUSE); its later items wait behind it, so the customer never reads a
+reply before the one it follows, while other conversations go on being delivered. Delivery is at
+least once: a crash between Rasa taking an item and the store marking it can repeat that item.
+The outbox lives in the store, so a restart resumes where it stopped.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Optional
+import time
+from typing import Awaitable, Callable, Dict, Optional
 
 from handoff.rasa_client import RasaUnavailable
 from handoff.store import HandoffStore, OutboxItem
@@ -20,20 +23,26 @@ MAX_PAUSE = 10.0
 
 class DeliveryWorker:
     def __init__(self, store: HandoffStore, send: Callable[[str, str, dict], Awaitable[None]],
-                 delivered: Callable[[OutboxItem], None] = lambda item: None) -> None:
+                 delivered: Callable[[OutboxItem], None] = lambda item: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.send = send
         self.delivered = delivered
+        self.clock = clock
         self._wake = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
+        # Per conversation: when to try again after a failure, and the pause used last time.
+        self._retry_at: Dict[int, float] = {}
+        self._pause: Dict[int, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Try every pending item once (in order, skipping conversations blocked by a failure);
-        returns the number of failures."""
-        blocked = set()
+        """Try every pending item once, in order, except for conversations still pausing after a
+        failure (their later items wait behind the failed one); returns the number of failures."""
+        now = self.clock()
+        blocked = {cid for cid, at in self._retry_at.items() if at > now}
         failures = 0
         for item in self.store.pending_outbox():
             if item.conversation_id in blocked:
@@ -43,32 +52,36 @@ class DeliveryWorker:
             except RasaUnavailable as exc:
                 failures += 1
                 blocked.add(item.conversation_id)
+                pause = min(MAX_PAUSE, self._pause.get(item.conversation_id, 0.5) * 2)
+                self._pause[item.conversation_id] = pause
+                self._retry_at[item.conversation_id] = self.clock() + pause
                 self.store.outbox_failed(item.id, str(exc))
                 logger.warning("delivery failed, will retry", extra={"handoff": item.conversation_id,
-                                                                      "outbox": item.id, "error": str(exc)})
+                                                                      "outbox": item.id, "error": str(exc),
+                                                                      "retry_in": pause})
                 continue
+            self._retry_at.pop(item.conversation_id, None)
+            self._pause.pop(item.conversation_id, None)
             self.store.outbox_delivered(item.id)
             self.delivered(item)
         return failures
 
+    def _next_wait(self) -> float:
+        if not self._retry_at:
+            return 5.0
+        return max(0.05, min(5.0, min(self._retry_at.values()) - self.clock()))
+
     async def run(self) -> None:
-        """Deliver whenever woken (new items) or every few seconds; after a failure, wait the
-        growing pause out even if woken meanwhile (Rasa is down: new items wait their turn)."""
-        pause = 0.5
+        """Deliver whenever woken (new items), when a paused conversation is due again, or every few
+        seconds. One conversation's failures never hold up the others'."""
         while True:
+            self._wake.clear()  # before the round: a wake during it means "go again"
             try:
-                failures = await self.run_once()
+                await self.run_once()
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad item
                 logger.exception("delivery round failed")
-                failures = 1
-            if failures:
-                pause = min(MAX_PAUSE, pause * 2)
-                await asyncio.sleep(pause)
-                continue
-            pause = 0.5
-            self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._next_wait())
             except asyncio.TimeoutError:
                 pass
 

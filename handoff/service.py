@@ -125,10 +125,13 @@ class HandoffService:
         return pos, eta
 
     # --- customer's messages -----------------------------------------------------------------------
-    def relay(self, sender_id: str, text: str) -> Optional[Conversation]:
-        """A customer's message while people own the conversation (or the message left as a ticket).
-        None when the customer has no conversation with people (any more)."""
-        conversation = self.store.open_for_sender(sender_id) or self.store.latest_for_sender(sender_id, "ticket")
+    def relay(self, sender_id: str, text: str, ticket: bool = False) -> Optional[Conversation]:
+        """A customer's message while people own the conversation, or (ticket=True) the message they
+        were asked to leave for later. None when the customer has no conversation with people (any
+        more) — an old ticket does not swallow later messages."""
+        conversation = self.store.open_for_sender(sender_id)
+        if conversation is None and ticket:
+            conversation = self.store.latest_for_sender(sender_id, "ticket")
         if conversation is None:
             return None
         message = self.store.add_message(conversation.id, "customer", text)
@@ -158,9 +161,12 @@ class HandoffService:
             cid = int(item.conversation_id)
             pos = routing.position(waiting, item.conversation_id, self.config.queues)
             told = self._told.get(cid)
-            if pos is None or (told is not None and pos >= told):
-                if told is None and pos is not None:
-                    self._told[cid] = pos
+            if pos is None:
+                continue
+            if told is None or pos >= told:
+                # first sight (just queued: the bot's answer told the place; or after a restart):
+                # remember, do not repeat
+                self._told[cid] = pos if told is None else told
                 continue
             self._told[cid] = pos
             conversation = self.store.get(cid)

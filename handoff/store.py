@@ -1,6 +1,7 @@
-"""The handoff service's durable state (SQLite): conversations with people, their messages, agents,
-their sessions, CSAT answers. Every change is one transaction, so a restart loses nothing: queued
-conversations stay queued, undelivered messages stay undelivered until delivered.
+"""The handoff service's durable state: conversations with people, their messages, agents, their
+sessions, CSAT answers; in SQLite, or in PostgreSQL when configured (handoff/pg_store.py, this same
+logic). Every change is one transaction, so a restart loses nothing: queued conversations stay
+queued, undelivered messages stay undelivered until delivered.
 
 State of a conversation: queued -> offered (to an agent) -> active (accepted) -> closed (resolved,
 CSAT asked) or returned (handed back to the bot); `ticket` = a message left while nobody was
@@ -13,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from common.sqlite import connect, immediate
 from handoff import routing
@@ -61,7 +62,22 @@ MESSAGE_INTENT = "EXTERNAL_agent_message"
 ENDED_INTENT = "EXTERNAL_handoff_ended"
 
 
-def _enqueue(db: sqlite3.Connection, conversation_id: int, intent: str, entities: dict,
+class Sql:
+    """One connection as the store's SQL sees it. The SQL is written once, in what SQLite and PostgreSQL
+    both understand, with `?` placeholders; `insert()` returns the new row's id. This is SQLite's;
+    handoff/pg_store.py has PostgreSQL's."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def execute(self, sql: str, args: Sequence = ()):
+        return self.db.execute(sql, args)
+
+    def insert(self, sql: str, args: Sequence) -> int:
+        return self.db.execute(sql, args).lastrowid
+
+
+def _enqueue(db: Sql, conversation_id: int, intent: str, entities: dict,
              message_id: Optional[int], now: float) -> None:
     sender = db.execute("SELECT sender_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
     db.execute("INSERT INTO outbox (conversation_id, sender_id, intent, entities_json, message_id, created_at) "
@@ -91,6 +107,9 @@ def _conversation(row: tuple) -> Conversation:
 
 
 class HandoffStore:
+    # The database's constraint violation (DB-API name), e.g. add_agent with an id that exists.
+    IntegrityError = sqlite3.IntegrityError
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,20 +126,24 @@ class HandoffStore:
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
-    def _write(self, work: Callable[[sqlite3.Connection], object]):
+    def _write(self, work: Callable[[Sql], object]):
         db = self._db()
         try:
             with immediate(db):
-                return work(db)
+                return work(Sql(db))
         finally:
             db.close()
 
-    def _read(self, work: Callable[[sqlite3.Connection], object]):
+    def _read(self, work: Callable[[Sql], object]):
         db = self._db()
         try:
-            return work(db)
+            return work(Sql(db))
         finally:
             db.close()
+
+    def close(self) -> None:
+        """Nothing to release here: every call opens and closes its own connection (the PostgreSQL
+        store keeps some connections, which this closes)."""
 
     # --- conversations -----------------------------------------------------------------------------
     def open(self, *, sender_id: str, channel: str, language: str, reason: str, queue: str, summary: dict,
@@ -135,13 +158,13 @@ class HandoffStore:
                              "('queued', 'offered', 'active')", (sender_id,)).fetchone()
             if row:
                 return _conversation(row)
-            cur = db.execute(
+            new_id = db.insert(
                 "INSERT INTO conversations (sender_id, channel, language, customer_id, tier, reason, queue, state, "
                 "summary_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (sender_id, channel, language, customer_id, tier, reason, queue, state,
                  json.dumps(summary, ensure_ascii=False), self.clock()))
             return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                                            (cur.lastrowid,)).fetchone())
+                                            (new_id,)).fetchone())
         return self._write(work)
 
     def get(self, conversation_id: int) -> Optional[Conversation]:
@@ -156,6 +179,8 @@ class HandoffStore:
         return _conversation(row) if row else None
 
     def in_state(self, *states: str) -> List[Conversation]:
+        if not states:
+            return []
         marks = ", ".join("?" for _ in states)
         rows = self._read(lambda db: db.execute(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE state IN ({marks}) ORDER BY created_at, id",
@@ -167,7 +192,7 @@ class HandoffStore:
 
     def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple,
                     check: Optional[Callable[[tuple], None]] = None,
-                    then: Optional[Callable[[sqlite3.Connection], None]] = None) -> Conversation:
+                    then: Optional[Callable[[Sql], None]] = None) -> Conversation:
         def work(db):
             row = db.execute("SELECT state, agent_id FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None:
@@ -178,7 +203,7 @@ class HandoffStore:
                 check(row)  # (state, agent_id), inside the write transaction
             try:
                 db.execute(f"UPDATE conversations SET {updates} WHERE id = ?", (*args, conversation_id))
-            except sqlite3.IntegrityError:
+            except self.IntegrityError:
                 raise StoreError(f"conversation {conversation_id}: the customer already has an open "
                                  "conversation with people") from None
             if then:
@@ -209,8 +234,9 @@ class HandoffStore:
                  agent_id: Optional[str] = None) -> Conversation:
         """To another queue (back in line, keeping its place in time) or straight to another agent."""
         if agent_id:
+            # a fresh offer: the new agent gets the whole offer time
             return self._transition(conversation_id, OPEN_STATES, "state = 'offered', agent_id = ?, "
-                                    "queue = COALESCE(?, queue)", (agent_id, queue))
+                                    "assigned_at = ?, queue = COALESCE(?, queue)", (agent_id, self.clock(), queue))
         if not queue:
             raise ValueError("transfer to a queue or an agent")
         return self._transition(conversation_id, OPEN_STATES, "state = 'queued', agent_id = NULL, "
@@ -246,12 +272,12 @@ class HandoffStore:
                     raise StoreError(f"conversation {conversation_id} is not active with agent {agent_id}")
                 db.execute("UPDATE conversations SET first_response_at = COALESCE(first_response_at, ?) "
                            "WHERE id = ?", (now, conversation_id))
-            cur = db.execute("INSERT INTO messages (conversation_id, direction, text, agent_id, created_at) "
-                             "VALUES (?, ?, ?, ?, ?)", (conversation_id, direction, text.strip(), agent_id, now))
+            message_id = db.insert("INSERT INTO messages (conversation_id, direction, text, agent_id, created_at) "
+                                   "VALUES (?, ?, ?, ?, ?)", (conversation_id, direction, text.strip(), agent_id, now))
             if deliver and direction != "customer":
                 _enqueue(db, conversation_id, MESSAGE_INTENT, {"agent_text": text.strip(), "agent_kind": direction},
-                         cur.lastrowid, now)
-            return Message(cur.lastrowid, conversation_id, direction, text.strip(), agent_id, now, None)
+                         message_id, now)
+            return Message(message_id, conversation_id, direction, text.strip(), agent_id, now, None)
         return self._write(work)
 
     def messages(self, conversation_id: int) -> List[Message]:
@@ -298,6 +324,8 @@ class HandoffStore:
                                           (error[:500], item_id)))
 
     def latest_for_sender(self, sender_id: str, *states: str) -> Optional[Conversation]:
+        if not states:
+            return None
         marks = ", ".join("?" for _ in states)
         row = self._read(lambda db: db.execute(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE sender_id = ? AND state IN ({marks}) "
@@ -369,7 +397,8 @@ class HandoffStore:
             row = db.execute("SELECT state FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None or row[0] != "closed":
                 raise StoreError(f"conversation {conversation_id} is not closed")
-            db.execute("INSERT OR REPLACE INTO csat VALUES (?, ?, ?, ?)",
+            db.execute("INSERT INTO csat VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET "
+                       "score = excluded.score, comment = excluded.comment, created_at = excluded.created_at",
                        (conversation_id, int(score), (comment or "")[:1000], self.clock()))
         self._write(work)
 

@@ -62,6 +62,8 @@ def _intent(event: dict) -> Optional[str]:
 def _sentiment(event: dict) -> Optional[float]:
     value = (event.get("parse_data") or {}).get("sentiment")
     if isinstance(value, dict):
+        if not isinstance(value.get("score"), (int, float)) and isinstance(value.get("negative"), (int, float)):
+            return round(1.0 - 2.0 * float(value["negative"]), 3)  # P(negative) -> score in -1..1
         value = value.get("score")
     return float(value) if isinstance(value, (int, float)) else None
 

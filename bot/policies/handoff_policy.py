@@ -27,8 +27,14 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from common.handoff_triggers import (TriggerConfig, escalation_word, negative_probability, parse_score,
-                                     since_last, trigger_reason)
+from common.handoff_triggers import (
+    TriggerConfig,
+    escalation_word,
+    negative_probability,
+    parse_score,
+    since_last,
+    trigger_reason,
+)
 
 HANDOFF_SLOT, CSAT_SLOT = "handoff", "csat_step"
 AGENT_MESSAGE_INTENT, ENDED_INTENT = "EXTERNAL_agent_message", "EXTERNAL_handoff_ended"

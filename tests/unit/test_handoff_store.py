@@ -1,4 +1,9 @@
-"""handoff/migrations.py, handoff/store.py and handoff/auth.py on real SQLite files in temporary dirs."""
+"""handoff/migrations.py, handoff/store.py and handoff/auth.py on real databases: every test that uses
+`store` or `backend` runs twice, on a SQLite file in a temporary dir and on a fresh database of the
+session's throwaway PostgreSQL server (tests/pg.py; the `postgresql` cases are marked `postgres`).
+A few tests work SQLite's locks directly and run on SQLite only; their PostgreSQL counterparts, and the
+PostgreSQL store's own concurrency tests, are in test_handoff_pg_store.py.
+"""
 from __future__ import annotations
 
 import base64
@@ -10,12 +15,16 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from handoff import auth, routing
-from handoff.migrations import MIGRATIONS, migrate
+from handoff.migrations import MIGRATIONS, POSTGRES_MIGRATIONS, migrate
+from handoff.pg_store import PostgresHandoffStore
 from handoff.store import Conversation, HandoffStore, Message, StoreError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,9 +43,109 @@ class FakeClock:
         return self.now
 
 
+class SqliteBackend:
+    """The store on a SQLite file, and a way around it to look at the file."""
+    name = "sqlite"
+    IntegrityError = sqlite3.IntegrityError
+    BadSql = sqlite3.OperationalError  # what a migration script that cannot run raises
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.target = str(path)  # sys.argv[1] of open_code, in a subprocess
+        self.open_code = "from handoff.store import HandoffStore; store = HandoffStore(Path(sys.argv[1]))"
+
+    def store(self, clock=time.time) -> HandoffStore:
+        return HandoffStore(self.path, clock=clock)
+
+    def connect(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(self.path, isolation_level=None)
+
+    @staticmethod
+    def sql(text: str) -> str:
+        return text
+
+    @staticmethod
+    def table_names(db) -> set:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not r[0].startswith("sqlite_")}
+
+    @staticmethod
+    def in_transaction(db) -> bool:
+        return db.in_transaction
+
+    def everything_stored(self) -> bytes:
+        """Every byte the database keeps: the file, its WAL and shared memory."""
+        files = [p for p in self.path.parent.iterdir() if p.name.startswith(self.path.name)]
+        assert files
+        return b"".join(p.read_bytes() for p in files)
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresBackend:
+    """The store on a fresh PostgreSQL database, and a connection around it to look at the tables."""
+    name = "postgresql"
+    IntegrityError = psycopg.IntegrityError
+    BadSql = psycopg.ProgrammingError
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.target = url
+        self.open_code = ("from handoff.pg_store import PostgresHandoffStore; "
+                          "store = PostgresHandoffStore(sys.argv[1])")
+        self.stores = []
+
+    def store(self, clock=time.time) -> PostgresHandoffStore:
+        self.stores.append(PostgresHandoffStore(self.url, clock=clock))
+        return self.stores[-1]
+
+    def connect(self):
+        return psycopg.connect(self.url, autocommit=True)
+
+    @staticmethod
+    def sql(text: str) -> str:
+        return text.replace("?", "%s")
+
+    @staticmethod
+    def table_names(db) -> set:
+        return {r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+
+    @staticmethod
+    def in_transaction(db) -> bool:
+        return db.info.transaction_status != TransactionStatus.IDLE
+
+    def everything_stored(self) -> bytes:
+        """Every row of every table, as text: what a dump of the database holds."""
+        db = self.connect()
+        try:
+            return "\n".join(str(row[0]) for table in sorted(self.table_names(db))
+                             for row in db.execute(f'SELECT t::text FROM "{table}" t')).encode()
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
 @pytest.fixture
 def db_path(tmp_path):
     return tmp_path / "nested" / "handoff.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request, db_path):
+    made = SqliteBackend(db_path) if request.param == "sqlite" else PostgresBackend(request.getfixturevalue("pg_url"))
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+# For the few tests that work one database's locks directly.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -45,25 +154,25 @@ def clock():
 
 
 @pytest.fixture
-def store(db_path, clock):
-    return HandoffStore(db_path, clock=clock)
+def store(backend, clock):
+    return backend.store(clock)
 
 
-def raw(path):
-    return sqlite3.connect(path, isolation_level=None)
+def raw(backend):
+    """A connection of our own to the store's database, in autocommit."""
+    return backend.connect()
 
 
-def tables(path):
-    db = raw(path)
+def tables(backend):
+    db = raw(backend)
     try:
-        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                if not r[0].startswith("sqlite_")}
+        return backend.table_names(db)
     finally:
         db.close()
 
 
-def versions(path):
-    db = raw(path)
+def versions(backend):
+    db = raw(backend)
     try:
         return [r[0] for r in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
     finally:
@@ -96,14 +205,54 @@ EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "o
 LATEST = 2
 
 
-def test_fresh_store_creates_parent_folder_all_tables_and_version(db_path, store):
-    assert db_path.is_file()
-    assert tables(db_path) == EXPECTED_TABLES
-    assert versions(db_path) == [v for v, _ in MIGRATIONS] == list(range(1, LATEST + 1))
+def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):
+    if backend.name == "sqlite":
+        assert backend.path.is_file()
+    assert tables(backend) == EXPECTED_TABLES
+    assert versions(backend) == [v for v, _ in MIGRATIONS] == list(range(1, LATEST + 1))
 
 
-def test_migrate_returns_version_and_rerun_is_a_no_op(db_path, store):
-    db = raw(db_path)
+def test_postgres_migrations_are_the_sqlite_ones_numbered_alike():
+    assert [v for v, _ in POSTGRES_MIGRATIONS] == [v for v, _ in MIGRATIONS]
+
+
+def _schema(backend):
+    """{table: [column names in order]} and the index names, as the database reports them."""
+    db = raw(backend)
+    try:
+        if backend.name == "sqlite":
+            columns = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in backend.table_names(db)}
+            indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                "AND name NOT LIKE 'sqlite_%'")}
+        else:
+            columns = {t: [r[0] for r in db.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                                    "table_schema = current_schema() AND table_name = %s "
+                                                    "ORDER BY ordinal_position", (t,))]
+                       for t in backend.table_names(db)}
+            indexes = {r[0] for r in db.execute("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                                                "current_schema() AND indexname NOT LIKE '%%_pkey'")}
+        return columns, indexes
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_both_schemas_have_the_same_tables_columns_and_indexes(tmp_path, pg_url):
+    sqlite, postgres = SqliteBackend(tmp_path / "s.sqlite3"), PostgresBackend(pg_url)
+    try:
+        sqlite.store(), postgres.store()
+        assert _schema(sqlite) == _schema(postgres)
+        assert "conversations_one_open" in _schema(postgres)[1]
+    finally:
+        postgres.close()
+
+
+def test_store_names_its_databases_integrity_error(backend, store):
+    assert store.IntegrityError is backend.IntegrityError
+
+
+def test_migrate_returns_version_and_rerun_is_a_no_op(backend, store):
+    db = raw(backend)
     try:
         applied_at = db.execute("SELECT applied_at FROM schema_migrations").fetchall()
         queue(store, "web-keep")
@@ -112,14 +261,13 @@ def test_migrate_returns_version_and_rerun_is_a_no_op(db_path, store):
         assert db.execute("SELECT applied_at FROM schema_migrations").fetchall() == applied_at
     finally:
         db.close()
-    again = HandoffStore(db_path)
+    again = backend.store()
     assert again.open_for_sender("web-keep") is not None
-    assert versions(db_path) == list(range(1, LATEST + 1))
+    assert versions(backend) == list(range(1, LATEST + 1))
 
 
-def test_only_new_migrations_are_applied_in_order(tmp_path):
-    path = tmp_path / "m.sqlite3"
-    db = raw(path)
+def test_only_new_migrations_are_applied_in_order(backend):
+    db = raw(backend)
     try:
         first = (1, "CREATE TABLE t1 (x INTEGER);\nINSERT INTO t1 VALUES (1);\n")
         assert migrate(db, [first]) == 1
@@ -130,43 +278,41 @@ def test_only_new_migrations_are_applied_in_order(tmp_path):
         assert db.execute("SELECT y, z FROM t2").fetchall() == [(2, "z")]
     finally:
         db.close()
-    assert versions(path) == [1, 2, 5]
+    assert versions(backend) == [1, 2, 5]
 
 
-def test_failing_migration_rolls_back_entirely_and_is_not_recorded(tmp_path):
-    path = tmp_path / "m.sqlite3"
-    db = raw(path)
+def test_failing_migration_rolls_back_entirely_and_is_not_recorded(backend):
+    db = raw(backend)
     try:
         migrate(db, [(1, "CREATE TABLE t1 (x INTEGER);\n")])
         bad = (2, "CREATE TABLE t2 (y INTEGER);\nINSERT INTO t1 VALUES (7);\nINSERT INTO no_such_table VALUES (1);\n")
-        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        with pytest.raises(backend.BadSql, match="no_such_table"):
             migrate(db, [(1, "CREATE TABLE t1 (x INTEGER);\n"), bad])
-        assert not db.in_transaction
+        assert not backend.in_transaction(db)
         assert db.execute("SELECT COUNT(*) FROM t1").fetchone() == (0,)
     finally:
         db.close()
-    assert tables(path) == {"schema_migrations", "t1"}
-    assert versions(path) == [1]
+    assert tables(backend) == {"schema_migrations", "t1"}
+    assert versions(backend) == [1]
     # the corrected migration is applied the next time
-    db = raw(path)
+    db = raw(backend)
     try:
         assert migrate(db, [(1, "CREATE TABLE t1 (x INTEGER);\n"), (2, "CREATE TABLE t2 (y INTEGER);\n")]) == 2
     finally:
         db.close()
-    assert versions(path) == [1, 2]
-    assert "t2" in tables(path)
+    assert versions(backend) == [1, 2]
+    assert "t2" in tables(backend)
 
 
-def test_failing_first_migration_leaves_no_schema(tmp_path):
-    path = tmp_path / "m.sqlite3"
-    db = raw(path)
+def test_failing_first_migration_leaves_no_schema(backend):
+    db = raw(backend)
     try:
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(backend.BadSql):
             migrate(db, [(1, "CREATE TABLE a (x INTEGER);\nCREATE TABLE b (y INTEGER;\n")])
     finally:
         db.close()
-    assert tables(path) == {"schema_migrations"}
-    assert versions(path) == []
+    assert tables(backend) == {"schema_migrations"}
+    assert versions(backend) == []
 
 
 @pytest.mark.parametrize("bad", [
@@ -174,22 +320,23 @@ def test_failing_first_migration_leaves_no_schema(tmp_path):
     [(1, "CREATE TABLE a (x INTEGER)"), (1, "CREATE TABLE b (x INTEGER)")],
     [(1, "CREATE TABLE a (x INTEGER)"), (3, "CREATE TABLE b (x INTEGER)"), (2, "CREATE TABLE c (x INTEGER)")],
 ])
-def test_non_increasing_versions_are_rejected_before_anything_runs(tmp_path, bad):
-    path = tmp_path / "m.sqlite3"
-    db = raw(path)
+def test_non_increasing_versions_are_rejected_before_anything_runs(backend, bad):
+    db = raw(backend)
     try:
         with pytest.raises(ValueError, match="unique and increasing"):
             migrate(db, bad)
     finally:
         db.close()
-    assert tables(path) == {"schema_migrations"}
-    assert versions(path) == []
+    assert tables(backend) == {"schema_migrations"}
+    assert versions(backend) == []
 
 
-def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(tmp_path):
-    """Two services starting on a fresh file: the one that waited for the lock must see the other's work."""
-    path = tmp_path / "race.sqlite3"
-    other = raw(path)
+@sqlite_only
+def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(backend):
+    """Two services starting on a fresh file: the one that waited for the lock must see the other's work.
+    (PostgreSQL: test_handoff_pg_store.py)"""
+    path = backend.path
+    other = raw(backend)
     other.execute("PRAGMA journal_mode=WAL")
     other.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
     other.execute("BEGIN IMMEDIATE")  # the other process is migrating right now
@@ -218,17 +365,17 @@ def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(tmp
         other.close()
         late.close()
     assert outcome == {"version": LATEST}
-    assert versions(path) == [1, 2]  # 1 by the other process, 2 by this one
+    assert versions(backend) == [1, 2]  # 1 by the other process, 2 by this one
 
 
-def test_schema_allows_one_open_conversation_per_sender(store, db_path):
+def test_schema_allows_one_open_conversation_per_sender(store, backend):
     queue(store, "web-1")
-    db = raw(db_path)
+    db = raw(backend)
     try:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(backend.IntegrityError):
             db.execute("INSERT INTO conversations (sender_id, channel, language, reason, queue, state, summary_json, "
                        "created_at) VALUES ('web-1', 'web', 'zh', 'r', 'general', 'active', '{}', 0)")
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(backend.IntegrityError):
             db.execute("UPDATE conversations SET state = 'lost'")
     finally:
         db.close()
@@ -258,11 +405,11 @@ def test_open_defaults(store):
     assert (c.tier, c.customer_id) == ("normal", None)
 
 
-def test_summary_stored_as_readable_json(store, db_path):
+def test_summary_stored_as_readable_json(store, backend):
     c = queue(store, summary={"issue": "退货"})
-    db = raw(db_path)
+    db = raw(backend)
     try:
-        assert db.execute("SELECT summary_json FROM conversations WHERE id = ?", (c.id,)).fetchone() == (
+        assert db.execute(backend.sql("SELECT summary_json FROM conversations WHERE id = ?"), (c.id,)).fetchone() == (
             '{"issue": "退货"}',)
     finally:
         db.close()
@@ -339,6 +486,13 @@ def test_in_state_orders_by_creation_and_filters(store, clock):
     assert store.in_state("active") == []
 
 
+def test_no_states_asked_finds_nothing(store):
+    queue(store, "web-1")
+    store.resolve(queue(store, "web-2").id, back_to_bot=False)
+    assert store.in_state() == []
+    assert store.latest_for_sender("web-2") is None
+
+
 def test_waiting_lists_queued_conversations_for_routing(store, clock):
     a = queue(store, "web-1", queue_name="orders")
     clock.advance(5)
@@ -406,13 +560,14 @@ def test_accept_of_another_agents_offer_raises(store):
     assert (after.state, after.agent_id) == ("offered", "a1")
 
 
-def test_accept_does_not_take_an_offer_made_to_another_agent_meanwhile(store, db_path):
+@sqlite_only
+def test_accept_does_not_take_an_offer_made_to_another_agent_meanwhile(store, backend):
     """An agent pulls a queued conversation while the router offers it to someone else: the pull must see the
-    offer (the check belongs inside the write transaction), not hijack it."""
+    offer (the check belongs inside the write transaction), not hijack it. (PostgreSQL: test_handoff_pg_store.py)"""
     agent(store, "a1")
     agent(store, "a2")
     c = queue(store)
-    router = raw(db_path)
+    router = raw(backend)
     router.execute("BEGIN IMMEDIATE")  # the router is writing right now
     blocked = threading.Event()
     make_db = store._db
@@ -705,15 +860,15 @@ def test_add_agent_and_agent_row(store):
 
 
 @pytest.mark.parametrize("kw", [{"role": "boss"}, {"capacity": 0}])
-def test_add_agent_rejects_bad_role_and_capacity(store, kw):
-    with pytest.raises(sqlite3.IntegrityError):
+def test_add_agent_rejects_bad_role_and_capacity(store, backend, kw):
+    with pytest.raises(backend.IntegrityError):
         store.add_agent("a1", "A", "h", ["general"], **kw)
     assert store.agent_row("a1") is None
 
 
-def test_add_agent_twice_rejected(store):
+def test_add_agent_twice_rejected(store, backend):
     store.add_agent("a1", "A", "h", ["general"])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(backend.IntegrityError):
         store.add_agent("a1", "B", "h2", ["orders"])
     assert store.agent_row("a1")["name"] == "A"
 
@@ -805,7 +960,7 @@ def test_routing_assign_serves_vip_first_with_skills(store, clock):
 # --- durability ------------------------------------------------------------------------------------
 
 
-def test_everything_written_is_there_after_reopening(db_path, store, clock):
+def test_everything_written_is_there_after_reopening(backend, store, clock):
     agent(store, "a1", status="online")
     c1 = queue(store, "web-1", summary={"issue": "破损"})
     c2 = queue(store, "web-2")
@@ -818,7 +973,7 @@ def test_everything_written_is_there_after_reopening(db_path, store, clock):
     store.record_csat(c2.id, 4, "ok")
     store.add_session("hash-1", "a1", T0 + 100)
 
-    reopened = HandoffStore(db_path, clock=clock)
+    reopened = backend.store(clock)
     assert [reopened.get(c.id) for c in (c1, c2, c3)] == [store.get(c.id) for c in (c1, c2, c3)]
     assert reopened.get(c1.id).first_response_at == T0
     assert reopened.get(c1.id).summary == {"issue": "破损"}
@@ -828,15 +983,14 @@ def test_everything_written_is_there_after_reopening(db_path, store, clock):
     assert reopened.agent_row("a1")["status"] == "online"
     assert reopened.csat(c2.id) == (4, "ok")
     assert reopened.session_agent("hash-1") == "a1"
-    assert versions(db_path) == list(range(1, LATEST + 1))
+    assert versions(backend) == list(range(1, LATEST + 1))
 
 
-def test_killed_process_loses_no_queued_conversation_or_undelivered_message(db_path):
+def test_killed_process_loses_no_queued_conversation_or_undelivered_message(backend):
     script = textwrap.dedent("""
         import sys, time
         from pathlib import Path
-        from handoff.store import HandoffStore
-        store = HandoffStore(Path(sys.argv[1]))
+        OPEN_STORE
         store.add_agent("a1", "A", "h", ["general"], capacity=50)
         for i in range(20):
             store.open(sender_id=f"web-{i}", channel="web", language="zh", reason="customer_request",
@@ -847,9 +1001,9 @@ def test_killed_process_loses_no_queued_conversation_or_undelivered_message(db_p
             store.add_message(c.id, "agent", f"reply {i}", agent_id="a1")
         print("ready", flush=True)
         time.sleep(60)
-    """)
+    """).replace("OPEN_STORE", backend.open_code)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(db_path)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", script, backend.target], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, cwd=str(REPO), text=True)
     try:
         line = proc.stdout.readline()
@@ -861,7 +1015,7 @@ def test_killed_process_loses_no_queued_conversation_or_undelivered_message(db_p
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
 
-    after = HandoffStore(db_path)
+    after = backend.store()
     queued = after.in_state("queued")
     assert [c.sender_id for c in queued] == [f"web-{i}" for i in range(5, 20)]
     assert [c.summary for c in queued] == [{"i": i, "text": "等一下"} for i in range(5, 20)]
@@ -923,29 +1077,29 @@ def with_agent(store, pw_hash):
     return store
 
 
-def session_rows(path):
-    db = raw(path)
+def session_rows(backend):
+    db = raw(backend)
     try:
         return db.execute("SELECT token_hash, agent_id, expires_at FROM sessions").fetchall()
     finally:
         db.close()
 
 
-def test_login_with_right_password_gives_a_session(with_agent, clock, db_path):
+def test_login_with_right_password_gives_a_session(with_agent, clock, backend):
     result = auth.login(with_agent, "a1", "correct horse battery")
     assert result is not None
     token, expires = result
     assert isinstance(token, str) and len(token) >= 32
     assert expires == T0 + auth.SESSION_SECONDS
     assert auth.session_agent(with_agent, token) == "a1"
-    assert session_rows(db_path) == [(hashlib.sha256(token.encode()).hexdigest(), "a1", T0 + auth.SESSION_SECONDS)]
+    assert session_rows(backend) == [(hashlib.sha256(token.encode()).hexdigest(), "a1", T0 + auth.SESSION_SECONDS)]
 
 
-def test_login_wrong_password_and_unknown_agent_give_none(with_agent, db_path):
+def test_login_wrong_password_and_unknown_agent_give_none(with_agent, backend):
     assert auth.login(with_agent, "a1", "wrong password!") is None
     assert auth.login(with_agent, "ghost", "correct horse battery") is None
     assert auth.login(with_agent, "ghost", "") is None
-    assert session_rows(db_path) == []
+    assert session_rows(backend) == []
 
 
 def test_login_does_the_same_work_for_unknown_agent(with_agent, monkeypatch):
@@ -975,7 +1129,7 @@ def test_session_valid_until_expiry(with_agent, clock):
     assert auth.session_agent(with_agent, token) is None
 
 
-def test_logout_ends_only_that_session_and_purges_expired(with_agent, clock, db_path):
+def test_logout_ends_only_that_session_and_purges_expired(with_agent, clock, backend):
     short, _ = auth.login(with_agent, "a1", "correct horse battery", seconds=10)
     first, _ = auth.login(with_agent, "a1", "correct horse battery")
     second, _ = auth.login(with_agent, "a1", "correct horse battery")
@@ -984,7 +1138,7 @@ def test_logout_ends_only_that_session_and_purges_expired(with_agent, clock, db_
     auth.logout(with_agent, first)
     assert auth.session_agent(with_agent, first) is None
     assert auth.session_agent(with_agent, second) == "a1"
-    assert [r[0] for r in session_rows(db_path)] == [auth.token_hash(second)]  # expired one purged too
+    assert [r[0] for r in session_rows(backend)] == [auth.token_hash(second)]  # expired one purged too
     auth.logout(with_agent, first)  # twice: harmless
 
 
@@ -994,15 +1148,13 @@ def test_session_agent_without_a_valid_token(with_agent, token):
     assert auth.session_agent(with_agent, token) is None
 
 
-def test_token_itself_is_not_stored(with_agent, db_path):
+def test_token_itself_is_not_stored(with_agent, backend):
     token, _ = auth.login(with_agent, "a1", "correct horse battery")
     auth.session_agent(with_agent, token)
-    files = [p for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
-    assert files
-    for p in files:
-        assert token.encode() not in p.read_bytes()
+    stored = backend.everything_stored()
+    assert token.encode() not in stored
     assert auth.token_hash(token) == hashlib.sha256(token.encode()).hexdigest()
-    assert auth.token_hash(token).encode() in b"".join(p.read_bytes() for p in files)
+    assert auth.token_hash(token).encode() in stored
     assert with_agent.session_agent(token) is None  # the token is not a key; only its hash is
     assert with_agent.session_agent(auth.token_hash(token)) == "a1"
 
@@ -1034,7 +1186,7 @@ def test_csat_score_is_1_to_5(store, score):
     assert store.csat(c.id) is None
 
 
-def test_csat_stored_with_comment_and_replaced_on_second_answer(store, clock, db_path):
+def test_csat_stored_with_comment_and_replaced_on_second_answer(store, clock, backend):
     c = queue(store)
     store.resolve(c.id, back_to_bot=False)
     assert store.csat(c.id) is None
@@ -1043,7 +1195,7 @@ def test_csat_stored_with_comment_and_replaced_on_second_answer(store, clock, db
     clock.advance(30)
     store.record_csat(c.id, 5)
     assert store.csat(c.id) == (5, "")
-    db = raw(db_path)
+    db = raw(backend)
     try:
         assert db.execute("SELECT conversation_id, score, created_at FROM csat").fetchall() == [(c.id, 5, T0 + 30)]
     finally:
