@@ -3,7 +3,8 @@
 #   .venv       Python 3.11: action server, knowledge base, handoff, tests  (pyproject.toml + requirements.lock)
 #   .venv-rasa  Python 3.10: the Rasa 3.6 server                             (requirements-rasa.txt + .lock)
 #   web/vendor  the rasa-webchat widget from npm
-# With --test also the system packages the browser tests need (Chromium, its driver, CJK fonts).
+# With --test also the system packages the browser tests need (Chromium, its driver, CJK fonts) and
+# the PostgreSQL server the handoff store's PostgreSQL tests start (tests/pg.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -104,6 +105,35 @@ if (( WITH_TEST )); then
     else
       fail "the browser tests need Chromium and ChromeDriver: sudo apt-get install chromium chromium-driver fonts-noto-cjk"
     fi
+  fi
+fi
+
+# --- PostgreSQL for the tests -----------------------------------------------------------------
+# tests/pg.py starts a throwaway server with initdb and pg_ctl, found on PATH or where Debian puts
+# them (/usr/lib/postgresql/<version>/bin). initdb and postgres refuse to run as root: as root the
+# tests run them as the `postgres` user (or CS_TEST_PG_USER), which Debian's package creates; if the
+# binaries came some other way, that user is created here (a system user without login or home).
+have_initdb() {
+  command -v initdb >/dev/null 2>&1 && return 0
+  local bin
+  for bin in /usr/lib/postgresql/*/bin/initdb; do [[ -x "$bin" ]] && return 0; done
+  return 1
+}
+if (( WITH_TEST )); then
+  if ! have_initdb; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      say "installing postgresql (Debian package) for the handoff store's PostgreSQL tests"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q
+      apt-get install -y -q --no-install-recommends postgresql
+    else
+      fail "the handoff store's PostgreSQL tests need the server binaries (initdb, pg_ctl): sudo apt-get install postgresql"
+    fi
+  fi
+  PG_USER=${CS_TEST_PG_USER:-postgres}
+  if [[ $(id -u) == 0 ]] && ! id -u "$PG_USER" >/dev/null 2>&1; then
+    say "creating the system user $PG_USER, who runs the tests' PostgreSQL server (initdb refuses root)"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_USER"
   fi
 fi
 say "setup complete"

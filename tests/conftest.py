@@ -1,4 +1,5 @@
-"""Shared fixtures: the trained model and a real running stack (Rasa + action server + web page)."""
+"""Shared fixtures: the trained model, a real running stack (Rasa + action server + web page), and a
+throwaway PostgreSQL server (tests/pg.py)."""
 from __future__ import annotations
 
 import shutil
@@ -23,6 +24,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the whole session (tests/pg.py); fails, saying what to install,
+    where the server binaries are missing."""
+    from tests.pg import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's PostgreSQL server, dropped afterwards."""
+    url = postgres.create_database()
+    try:
+        yield url
+    finally:
+        postgres.drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +96,8 @@ def stack(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
     faq_dir = var_dir / "faq"
     shutil.copytree(Settings().faq_dir, faq_dir)
     settings = Settings(rasa_port=free_port(), action_port=free_port(), web_port=free_port(),
-                        handoff_port=free_port(), handoff_hours="00:00-24:00", var_dir=var_dir, faq_dir=faq_dir, kb_dir=var_dir / "kb",
+                        handoff_port=free_port(), handoff_hours="00:00-24:00", var_dir=var_dir,
+                        faq_dir=faq_dir, kb_dir=var_dir / "kb",
                         identity_secret=IDENTITY_SECRET)
     ensure_index(settings, quiet=True)
     ensure_seeded(settings)
