@@ -14,6 +14,8 @@ TRAINING_INPUTS = (
     ROOT / "config.yml",
     ROOT / "bot" / "domain",
     ROOT / "bot" / "nlu",
+    ROOT / "bot" / "sentiment",
+    ROOT / "data" / "sentiment",
     ROOT / "data" / "nlu",
     ROOT / "data" / "core",
     ROOT / "data" / "jieba",

@@ -226,3 +226,39 @@ async def test_nobody_online_the_next_message_becomes_a_ticket(stack):
         assert any("包邮" in (r.get("text") or "") for r in replies), replies
     finally:
         await customer.close()
+
+
+def strongly_negative_messages(stack) -> list:
+    """Messages the trained model reads as strongly negative without a complaint intent or an
+    escalation word (so that sentiment alone is what hands over), found via Rasa's /model/parse."""
+    from common.handoff_triggers import escalation_word, negative_probability
+    from tests.e2e.chat import parse
+
+    pool = ["等了一个星期还没到，真是受够了", "太失望了，包装破成这样", "这个质量真的太差劲了，气死我了",
+            "你们的效率真让人无语，烦死了", "东西用了一天就坏了，太糟糕了", "简直是浪费钱，垃圾东西",
+            "this is the worst shopping experience ever, I'm furious", "absolutely terrible, I'm so disappointed"]
+    found = []
+    for candidate in pool:
+        data = parse(stack, candidate)
+        p = negative_probability(data)
+        if data["intent"]["name"] not in ("complain", "request_human") and not escalation_word(candidate) \
+                and p is not None and p >= stack.settings.handoff_sentiment_strong:
+            found.append(candidate)
+    assert found, "no message of the pool is strongly negative without a complaint intent"
+    return found
+
+
+async def test_strongly_negative_message_hands_over_with_sentiment_in_the_summary(stack, agent):
+    message = (await asyncio.to_thread(strongly_negative_messages, stack))[0]
+    customer = await _customer(stack)
+    try:
+        await customer.say("你好", expect=2)
+        replies = await customer.say(message)
+        assert any("H0" in (r.get("text") or "") for r in replies), replies
+        conv = await off(agent.conversation_of, customer.session_id)
+        assert conv["reason"] == "negative_sentiment" and conv["queue"] == "complaints"
+        sentiment = (await off(agent.detail, conv["id"]))["summary"]["sentiment"]
+        assert sentiment[-1] is not None and sentiment[-1] <= -0.8  # score = 1 - 2 P(negative)
+        assert sentiment[0] is not None and sentiment[0] > sentiment[-1]
+    finally:
+        await customer.close()
