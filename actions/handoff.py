@@ -65,8 +65,8 @@ async def customer_tier(tracker: Tracker) -> str:
 def handoff_reason(tracker: Tracker, tier: str, default: str = "customer_request") -> str:
     message = tracker.latest_message or {}
     intent = (message.get("intent") or {}).get("name")
-    return trigger_reason(intent, message.get("text") or "", _negatives(tracker.events), tier,
-                          triggers()) or default
+    return trigger_reason(intent, message.get("text") or "", _negatives(tracker.events), tier, triggers(),
+                          in_task=bool(tracker.active_loop.get("name"))) or default
 
 
 def faq_attempts(sender_id: str) -> List[dict]:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 # Words that mean a complaint is about to leave the shop: regulators, courts, the press.
+# (12345, a general government hotline, is left out: it is also what people type as a fake number.)
 # English words need ASCII boundaries: \b does not separate "sue" from the Chinese before it.
 _EN = r"(?<![A-Za-z]){}(?![A-Za-z])"
 ESCALATION_PATTERNS = (
-    r"投诉", r"(?<!\d)12315(?!\d)", r"(?<!\d)12345(?!\d)", r"消协", r"消费者协会", r"工商局", r"工商部门", r"找工商",
+    r"(?<!\d)12315(?!\d)", r"消协", r"消费者协会", r"工商局", r"工商部门", r"找工商",
     r"市场监管", r"律师", r"起诉", r"法院", r"告你们", r"(?<!器)报警(?!器)", r"曝光你们", r"媒体曝光", r"找媒体",
     r"网上曝光", r"黑猫",
     *(_EN.format(w) for w in (r"lawyers?", r"attorneys?", r"sue", r"sued", r"suing", r"lawsuit", r"legal\s+action",
@@ -23,6 +24,14 @@ ESCALATION_PATTERNS = (
                               r"report\s+you", r"(?:to|in)\s+court", r"court\s+case")),
 )
 _ESCALATION = re.compile("|".join(ESCALATION_PATTERNS), re.IGNORECASE)
+
+# Words of a complaint to the shop itself: a complaint even when the NLU sees another intent.
+COMPLAINT_PATTERNS = (r"投诉", r"(?<![A-Za-z])complain(?:t|ts|ing)?(?![A-Za-z])")
+_COMPLAINT = re.compile("|".join(COMPLAINT_PATTERNS), re.IGNORECASE)
+# Intents of tasks the bot is doing for the customer: a negative message here is the task's content
+# ("收到时外壳就裂了" as the return reason), not a reason to hand over.
+TASK_INTENTS = frozenset({"ask_order_status", "ask_logistics", "request_return", "cancel_order", "inform",
+                          "affirm", "deny", "stop"})
 
 REQUEST_INTENT = "request_human"
 COMPLAINT_INTENT = "complain"
@@ -65,11 +74,11 @@ def negative_probability(parse_data: dict) -> Optional[float]:
     return None
 
 
-def sentiment_trigger(negatives: Sequence[Optional[float]], config: TriggerConfig) -> bool:
-    """The latest message is strongly negative, or the last few all are."""
+def sentiment_trigger(negatives: Sequence[Optional[float]], config: TriggerConfig, strong: bool = True) -> bool:
+    """The latest message is strongly negative (when `strong`), or the last few all are."""
     if not negatives or negatives[-1] is None:
         return False
-    if negatives[-1] >= config.strong:
+    if strong and negatives[-1] >= config.strong:
         return True
     recent = list(negatives)[-config.trend_turns:]
     return (len(recent) == config.trend_turns
@@ -77,20 +86,25 @@ def sentiment_trigger(negatives: Sequence[Optional[float]], config: TriggerConfi
 
 
 def trigger_reason(intent: Optional[str], text: str, negatives: Sequence[Optional[float]], tier: str,
-                   config: TriggerConfig) -> Optional[str]:
+                   config: TriggerConfig, in_task: bool = False) -> Optional[str]:
     """Why this message hands the conversation to a person (a reason code), or None.
 
     The customer's own request comes first (VIPs' requests are their own code: they skip the bot and
-    go to the VIP queue); then regulator/legal words; then complaint intents; then sentiment."""
+    go to the VIP queue); then regulator/legal words; then complaints (intent or words); then
+    sentiment: a strongly negative message, except while the bot is doing a task for the customer
+    (`in_task`: a form is active, or the message asks for a task), where one negative message is the
+    task's content ("收到时外壳就裂了" as the return reason); negativity sustained over several
+    messages hands over in a task too."""
     if intent == REQUEST_INTENT:
         if tier == "vip" and "vip" in config.enabled:
             return "vip"
         return "customer_request"
     if "escalation" in config.enabled and escalation_word(text):
         return "escalation"
-    if intent == COMPLAINT_INTENT:
+    if intent == COMPLAINT_INTENT or _COMPLAINT.search(text or ""):
         return "complaint"
-    if "negative_sentiment" in config.enabled and sentiment_trigger(negatives, config):
+    strong_counts = not (in_task or intent in TASK_INTENTS)
+    if "negative_sentiment" in config.enabled and sentiment_trigger(negatives, config, strong=strong_counts):
         return "negative_sentiment"
     return None
 

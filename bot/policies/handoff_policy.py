@@ -122,7 +122,8 @@ def decide(tracker: DialogueStateTracker, triggers: TriggerConfig) -> tuple:
         return CSAT, []
     dropped = [SlotSet(CSAT_SLOT, None)] if csat_step else []
     # (the tier only changes the reason code, which the action works out with the customer's record)
-    reason = trigger_reason(intent, text, _negatives_since_handoff(tracker), "normal", triggers)
+    reason = trigger_reason(intent, text, _negatives_since_handoff(tracker), "normal", triggers,
+                            in_task=tracker.active_loop_name is not None)
     if reason is not None:
         return HANDOFF, dropped
     return None, dropped

@@ -75,6 +75,7 @@ _ZH_WORDS = sorted([(w, 1) for w in ZH_POSITIVE] + [(w, -1) for w in ZH_NEGATIVE
 _ZH_RE = re.compile("|".join(re.escape(w) for w, _ in _ZH_WORDS))
 _ZH_POLARITY = dict(_ZH_WORDS)
 _EN_POLARITY = {**{w: 1 for w in EN_POSITIVE}, **{w: -1 for w in EN_NEGATIVE}}
+_ZH_POSTFIX_NEGATION = re.compile(r"(的|了)?(都|也|一点也|一点都|从来)?(没有|没)(过)?(?=[，。！？、；,.!?;~…\s]|$)")
 _PUNCT = re.compile(r"[，。！？、；：,.!?;:~…\s]")
 _EN_TOKEN = re.compile(r"[a-z0-9'\-]+")
 
@@ -95,6 +96,8 @@ def _zh_hits(text: str) -> List[Tuple[int, bool]]:
         # The few characters before the word, back to the last punctuation: "不是很好", "没那么好吃".
         before = _PUNCT.split(text[max(0, m.start() - 4):m.start()])[-1]
         negated = any(n in before for n in ZH_NEGATORS) and not word.startswith(("不", "没"))
+        # ... or right after it, in the same clause: "一个坏的都没有", "异味一点也没有".
+        negated = negated or bool(_ZH_POSTFIX_NEGATION.match(text, m.end()))
         if _ZH_POLARITY[word]:
             hits.append((_ZH_POLARITY[word], negated))
     return hits

@@ -231,7 +231,7 @@ async def test_nobody_online_the_next_message_becomes_a_ticket(stack):
 def strongly_negative_messages(stack) -> list:
     """Messages the trained model reads as strongly negative without a complaint intent or an
     escalation word (so that sentiment alone is what hands over), found via Rasa's /model/parse."""
-    from common.handoff_triggers import escalation_word, negative_probability
+    from common.handoff_triggers import TASK_INTENTS, escalation_word, negative_probability
     from tests.e2e.chat import parse
 
     pool = ["等了一个星期还没到，真是受够了", "太失望了，包装破成这样", "这个质量真的太差劲了，气死我了",
@@ -241,7 +241,8 @@ def strongly_negative_messages(stack) -> list:
     for candidate in pool:
         data = parse(stack, candidate)
         p = negative_probability(data)
-        if data["intent"]["name"] not in ("complain", "request_human") and not escalation_word(candidate) \
+        if data["intent"]["name"] not in ("complain", "request_human", *TASK_INTENTS) \
+                and not escalation_word(candidate) and "投诉" not in candidate \
                 and p is not None and p >= stack.settings.handoff_sentiment_strong:
             found.append(candidate)
     assert found, "no message of the pool is strongly negative without a complaint intent"
