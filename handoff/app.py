@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 
 from common.secrets import handoff_service_token, rasa_api_token
 from common.settings import ROOT, Settings
-from handoff import auth
+from handoff import auth, routing
 from handoff.canned import as_dicts, load_canned
 from handoff.delivery import DeliveryWorker
 from handoff.hours import business_hours
@@ -110,8 +110,9 @@ def _agent(request: web.Request) -> dict:
     return row
 
 
-def _agent_view(store: HandoffStore, row: dict) -> dict:
-    held = next((a.active for a in store.agents() if a.id == row["id"]), 0)
+def _agent_view(store: HandoffStore, row: dict, held: Optional[int] = None) -> dict:
+    if held is None:
+        held = next((a.active for a in store.agents() if a.id == row["id"]), 0)
     return {"id": row["id"], "name": row["name"], "role": row["role"], "skills": row["skills"],
             "capacity": row["capacity"], "status": row["status"], "active": held}
 
@@ -226,7 +227,8 @@ async def queues(request: web.Request) -> web.Response:
     store = request.app[STORE]
     agents = []
     if agent["role"] == "supervisor":
-        agents = [_agent_view(store, store.agent_row(a.id)) for a in store.agents()]
+        held = {a.id: a.active for a in store.agents()}
+        agents = [_agent_view(store, row, held.get(row["id"], 0)) for row in store.agent_directory()]
     return web.json_response({"queues": request.app[SERVICE].queue_stats(), "agents": agents})
 
 
@@ -237,11 +239,11 @@ async def conversations(request: web.Request) -> web.Response:
     if unknown:
         raise ValueError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(STATES)}")
     service = request.app[SERVICE]
-    waiting = service.store.waiting()
+    places = routing.positions(service.store.waiting(), service.config.queues)
     found = service.visible(agent, wanted)
     if set(wanted) & {"closed", "returned"}:
         found = found[-200:]
-    return web.json_response({"conversations": [service.view(c, waiting) for c in found]})
+    return web.json_response({"conversations": [service.view(c, places) for c in found]})
 
 
 def _message_view(message) -> dict:
@@ -321,8 +323,6 @@ async def metrics(request: web.Request) -> web.Response:
 
 def compute_metrics(service: HandoffService) -> dict:
     """Counts by state and queue, first-response times, SLA kept/missed, CSAT (all conversations)."""
-    from handoff import routing
-
     now = service.clock()
     everything = service.store.in_state(*STATES)
     responses = [c.first_response_at - c.created_at for c in everything if c.first_response_at]
@@ -356,7 +356,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     agent = _agent(request)
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
-    request.app[SOCKETS][ws] = (agent["id"], auth.token_hash(_session_token(request) or ""))
+    # the agent's row as of connecting (role and skills decide what they hear; they change rarely)
+    request.app[SOCKETS][ws] = (agent, auth.token_hash(_session_token(request) or ""))
     await ws.send_json({"type": "hello", "agent": _agent_view(request.app[STORE], agent)})
     async for msg in ws:
         if msg.type == WSMsgType.TEXT and msg.data == "ping":
@@ -368,12 +369,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 def _broadcast(app: web.Application, payload: dict, who) -> None:
-    store = app[STORE]
-    for ws, (agent_id, _) in list(app[SOCKETS].items()):
-        if ws.closed:
-            continue
-        row = store.agent_row(agent_id)
-        if row is not None and who(row):
+    for ws, (row, _) in list(app[SOCKETS].items()):
+        if not ws.closed and who(row):
             asyncio.get_running_loop().create_task(_send(ws, payload))
 
 

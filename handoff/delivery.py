@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, Dict, Optional
+from typing import Awaitable, Callable, Dict, List, Optional
 
 from handoff.rasa_client import RasaUnavailable
 from handoff.store import HandoffStore, OutboxItem
@@ -19,6 +19,7 @@ from handoff.store import HandoffStore, OutboxItem
 logger = logging.getLogger(__name__)
 
 MAX_PAUSE = 10.0
+CONCURRENCY = 4  # conversations delivered side by side (each one still strictly in order)
 
 
 class DeliveryWorker:
@@ -39,32 +40,43 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Try every pending item once, in order, except for conversations still pausing after a
-        failure (their later items wait behind the failed one); returns the number of failures."""
+        """Try every pending item once — conversations side by side (up to CONCURRENCY at a time,
+        so one slow Rasa turn or a burst of position notices does not hold up an agent's reply
+        elsewhere), each conversation's items in order, skipping conversations still pausing after a
+        failure (their later items wait behind the failed one). Returns the number of failures."""
         now = self.clock()
-        blocked = {cid for cid, at in self._retry_at.items() if at > now}
-        failures = 0
-        for item in self.store.pending_outbox():
-            if item.conversation_id in blocked:
-                continue
-            try:
-                await self.send(item.sender_id, item.intent, item.entities)
-            except RasaUnavailable as exc:
-                failures += 1
-                blocked.add(item.conversation_id)
-                pause = min(MAX_PAUSE, self._pause.get(item.conversation_id, 0.5) * 2)
-                self._pause[item.conversation_id] = pause
-                self._retry_at[item.conversation_id] = self.clock() + pause
-                self.store.outbox_failed(item.id, str(exc))
-                logger.warning("delivery failed, will retry", extra={"handoff": item.conversation_id,
-                                                                      "outbox": item.id, "error": str(exc),
-                                                                      "retry_in": pause})
-                continue
-            self._retry_at.pop(item.conversation_id, None)
-            self._pause.pop(item.conversation_id, None)
-            self.store.outbox_delivered(item.id)
-            self.delivered(item)
-        return failures
+        groups: Dict[int, List[OutboxItem]] = {}
+        for item in self.store.pending_outbox(limit=1000):
+            if self._retry_at.get(item.conversation_id, 0.0) <= now:
+                groups.setdefault(item.conversation_id, []).append(item)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def conversation(items: List[OutboxItem]) -> int:
+            async with gate:
+                for item in items:
+                    if not await self._deliver(item):
+                        return 1
+                return 0
+
+        results = await asyncio.gather(*(conversation(items) for items in groups.values()))
+        return sum(results)
+
+    async def _deliver(self, item: OutboxItem) -> bool:
+        try:
+            await self.send(item.sender_id, item.intent, item.entities)
+        except RasaUnavailable as exc:
+            pause = min(MAX_PAUSE, self._pause.get(item.conversation_id, 0.5) * 2)
+            self._pause[item.conversation_id] = pause
+            self._retry_at[item.conversation_id] = self.clock() + pause
+            self.store.outbox_failed(item.id, str(exc))
+            logger.warning("delivery failed, will retry", extra={"handoff": item.conversation_id, "outbox": item.id,
+                                                                  "error": str(exc), "retry_in": pause})
+            return False
+        self._retry_at.pop(item.conversation_id, None)
+        self._pause.pop(item.conversation_id, None)
+        self.store.outbox_delivered(item.id)
+        self.delivered(item)
+        return True
 
     def _next_wait(self) -> float:
         if not self._retry_at:

@@ -131,16 +131,21 @@ def assign(waiting: Iterable[Waiting], agents: Iterable[Agent], now: float,
     return result
 
 
+def positions(waiting: Iterable[Waiting], queues: Mapping[str, Queue] = DEFAULT_QUEUES) -> Dict[str, int]:
+    """Everyone's place in line (1 = next served among those who need the same skill), in one sort."""
+    places: Dict[str, int] = {}
+    counts: Dict[str, int] = {}
+    for item in service_order(waiting, queues):
+        skill = queues[item.queue].skill
+        counts[skill] = counts.get(skill, 0) + 1
+        places[item.conversation_id] = counts[skill]
+    return places
+
+
 def position(waiting: Iterable[Waiting], conversation_id: str,
              queues: Mapping[str, Queue] = DEFAULT_QUEUES) -> Optional[int]:
     """1 for the next one served among those who need the same skill; None if not waiting."""
-    ordered = service_order(waiting, queues)
-    mine = next((w for w in ordered if w.conversation_id == conversation_id), None)
-    if mine is None:
-        return None
-    skill = queues[mine.queue].skill
-    same = [w for w in ordered if queues[w.queue].skill == skill]
-    return same.index(mine) + 1
+    return positions(waiting, queues).get(conversation_id)
 
 
 def estimated_wait(position_in_line: int, agents: Iterable[Agent], skill: str,

@@ -156,10 +156,11 @@ class HandoffService:
 
     def _announce_positions(self) -> None:
         waiting = self.store.waiting()
-        agents = self.store.agents()
+        places = routing.positions(waiting, self.config.queues)
+        agents = None
         for item in waiting:
             cid = int(item.conversation_id)
-            pos = routing.position(waiting, item.conversation_id, self.config.queues)
+            pos = places.get(item.conversation_id)
             told = self._told.get(cid)
             if pos is None:
                 continue
@@ -170,6 +171,7 @@ class HandoffService:
                 continue
             self._told[cid] = pos
             conversation = self.store.get(cid)
+            agents = self.store.agents() if agents is None else agents
             eta = routing.estimated_wait(pos, agents, self.config.queues[item.queue].skill,
                                          self.config.average_handle_seconds)
             self._notice(conversation, texts.position(conversation.language, pos, eta))
@@ -291,14 +293,16 @@ class HandoffService:
         self.emit(Event("message", conversation, message))
 
     # --- views -------------------------------------------------------------------------------------
-    def view(self, conversation: Conversation, waiting: Optional[list] = None) -> dict:
+    def view(self, conversation: Conversation, places: Optional[Dict[str, int]] = None) -> dict:
+        """The conversation as the console shows it; `places`: positions computed once for a list."""
         now = self.clock()
         queue = self.config.queues[conversation.queue]
         state, left = routing.sla_state(queue, conversation.created_at, now, conversation.first_response_at)
         pos = None
         if conversation.state == "queued":
-            pos = routing.position(self.store.waiting() if waiting is None else waiting, str(conversation.id),
-                                   self.config.queues)
+            if places is None:
+                places = routing.positions(self.store.waiting(), self.config.queues)
+            pos = places.get(str(conversation.id))
         return {
             "id": conversation.id, "ref": ref(conversation.id), "sender_id": conversation.sender_id,
             "channel": conversation.channel, "language": conversation.language,

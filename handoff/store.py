@@ -188,7 +188,11 @@ class HandoffStore:
         return [_conversation(r) for r in rows]
 
     def waiting(self) -> List[routing.Waiting]:
-        return [routing.Waiting(str(c.id), c.queue, c.created_at) for c in self.in_state("queued")]
+        """The line as routing sees it (no summaries decoded: this runs on every queue change)."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, queue, created_at FROM conversations WHERE state = 'queued' ORDER BY created_at, id"
+        ).fetchall())
+        return [routing.Waiting(str(r[0]), r[1], r[2]) for r in rows]
 
     def _transition(self, conversation_id: int, allowed: tuple, updates: str, args: tuple,
                     check: Optional[Callable[[tuple], None]] = None,
@@ -359,6 +363,13 @@ class HandoffStore:
             return None
         keys = ("id", "name", "role", "skills", "capacity", "status", "idle_since", "password_hash")
         return {**dict(zip(keys, row, strict=True)), "skills": json.loads(row[3])}
+
+    def agent_directory(self) -> List[Dict[str, object]]:
+        """Every agent's public record (no password hash), in one query."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, name, role, skills_json, capacity, status FROM agents ORDER BY id").fetchall())
+        return [{"id": r[0], "name": r[1], "role": r[2], "skills": json.loads(r[3]), "capacity": r[4],
+                 "status": r[5]} for r in rows]
 
     def agents(self) -> List[routing.Agent]:
         """Agents as routing sees them: skills, status, capacity, conversations held now."""

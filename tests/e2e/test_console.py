@@ -34,7 +34,7 @@ AGENTS = (
     ("bob", "Bob", "agent", "vip,orders", 1),
     ("sam", "Sam", "supervisor", "general", 2),
 )
-WAIT = 15
+WAIT = 30  # generous: the suite runs beside Rasa and other browsers on 2 cores
 
 
 # --- the service --------------------------------------------------------------------------------

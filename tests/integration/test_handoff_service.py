@@ -819,7 +819,8 @@ def test_a_wrong_rasa_token_is_refused_and_nothing_is_lost(service: Service, ras
     rasa.token = "rotated-token"  # Rasa now expects another token
     ok(gen1.reply(cid, "are you there?"), 201)
     wait_for(lambda: [c for c in rasa.calls("t1") if c.status == 401], "a 401 from Rasa")
-    assert "401" in _last_error(service) and "NotAuthenticated" in _last_error(service)
+    wait_for(lambda: "401" in _last_error(service), "the refusal recorded with the outbox item")
+    assert "NotAuthenticated" in _last_error(service)
     assert gen1.metrics()["undelivered"] == 1
     rasa.token = RASA_TOKEN
     settle(gen1, cid)
