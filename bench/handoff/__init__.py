@@ -1,0 +1,1 @@
+"""Handoff bridge benchmarks: end-to-end latency and queue operations (bench/handoff/README.md)."""
