@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ops.paths import ROOT, VENV_BIN
 from tests.conftest import free_port
+from tests.health import wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -60,18 +61,7 @@ class HandoffService:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen([self.python, "-m", "handoff", "serve"], cwd=ROOT, env=self.env,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the handoff service exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the handoff service did not come up:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_healthy(self.proc, self.url + "/health", lambda: self.log.read_text()[-3000:])
         self.token = (self.var_dir / "secrets" / "handoff_service_token").read_text().strip()
 
     def stop(self) -> None:

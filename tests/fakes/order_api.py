@@ -51,6 +51,7 @@ from aiohttp import web
 from orders.api import create_app
 from orders.fixture import DEFAULT_FIXTURE, load_fixture
 from orders.sqlite_backend import SqliteOrderBackend, utc_now
+from tests.fakes.loop_thread import start_loop_thread
 
 MODES = ("none", "slow", "error", "malformed_json", "malformed_shape", "drop")
 DEFAULT_TOKEN = "fake-order-api-token"
@@ -224,34 +225,8 @@ class FakeOrderApi:
         self.url = ""
 
     def start(self) -> "FakeOrderApi":
-        ready = threading.Event()
-        failure: list = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            try:
-                self._loop.run_until_complete(self._start())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self._loop.run_forever()
-            try:
-                self._loop.run_until_complete(self._runner.cleanup())
-                pending = asyncio.all_tasks(self._loop)
-                for task in pending:
-                    task.cancel()
-                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            finally:
-                self._loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-order-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake order API did not start within 10 s")
-        if failure:
-            raise failure[0]
+        self._thread = start_loop_thread(self._loop, self._start, lambda: self._runner.cleanup(), "fake-order-api",
+                                         "the fake order API")
         return self
 
     async def _start(self) -> None:

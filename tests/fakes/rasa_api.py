@@ -44,6 +44,8 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
+from tests.fakes.loop_thread import start_loop_thread
+
 RASA_VERSION = "3.6.21"
 HANDOFF_INTENTS = ("EXTERNAL_agent_message", "EXTERNAL_handoff_ended")
 DEFAULT_TOKEN = "fake-rasa-token"
@@ -276,34 +278,8 @@ class FakeRasa:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "FakeRasa":
-        ready = threading.Event()
-        failure: list = []
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            try:
-                self._loop.run_until_complete(self._setup())
-            except BaseException as exc:  # reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self._loop.run_forever()
-            try:
-                self._loop.run_until_complete(self._runner.cleanup())
-                pending = asyncio.all_tasks(self._loop)
-                for task in pending:
-                    task.cancel()
-                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            finally:
-                self._loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-rasa", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake Rasa did not start within 10 s")
-        if failure:
-            raise failure[0]
+        self._thread = start_loop_thread(self._loop, self._setup, lambda: self._runner.cleanup(), "fake-rasa",
+                                         "the fake Rasa")
         return self
 
     async def _setup(self) -> None:

@@ -29,6 +29,7 @@ import requests
 from ops.paths import ROOT, VENV_BIN
 from tests.conftest import free_port
 from tests.fakes.rasa_api import FakeRasa
+from tests.health import wait_healthy
 
 pytestmark = pytest.mark.e2e  # starts a real service (no Rasa, no model needed)
 
@@ -157,18 +158,7 @@ class Service:
             self.proc = subprocess.Popen([str(VENV_BIN / "python"), "-m", "handoff", "serve"], cwd=ROOT,
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the handoff service exited ({self.proc.returncode}):\n{self.tail()}")
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the handoff service did not come up within 30 s:\n{self.tail()}")
-            time.sleep(0.05)
+        wait_healthy(self.proc, self.url + "/health", self.tail)
         self.token = (self.var_dir / "secrets" / "handoff_service_token").read_text().strip()
         return self
 
