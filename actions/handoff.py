@@ -101,12 +101,18 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     events = tracker.events
     slots = tracker.slots
     channel = tracker.get_latest_input_channel() or "unknown"
+    attempts = faq_attempts(tracker.sender_id)
     summary = build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="", channel=channel,
                             customer_id=slots.get("verified_customer"), tier=tier, agent_language="zh",
-                            faq_attempts=faq_attempts(tracker.sender_id))
+                            faq_attempts=attempts)
+    # the issue line in each console language (agents read it in theirs)
+    issue_by_language = {language: build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="",
+                                                 channel=channel, tier=tier, agent_language=language).issue
+                         for language in ("zh", "en")}
     body = {"sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
             "customer_id": slots.get("verified_customer"), "tier": tier,
-            "intents": summary.intents, "order_task": slots.get("order_task"), "summary": summary.as_dict()}
+            "intents": summary.intents, "order_task": slots.get("order_task"),
+            "summary": {**summary.as_dict(), "issue_by_language": issue_by_language}}
     try:
         opened = await handoff_client().open(body)
     except HandoffUnavailable as exc:

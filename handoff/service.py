@@ -310,7 +310,8 @@ class HandoffService:
             "queue": conversation.queue, "state": conversation.state, "agent_id": conversation.agent_id,
             "created_at": conversation.created_at, "assigned_at": conversation.assigned_at,
             "first_response_at": conversation.first_response_at, "closed_at": conversation.closed_at,
-            "issue": conversation.summary.get("issue", ""), "position": pos,
+            "issue": conversation.summary.get("issue", ""),
+            "issues": conversation.summary.get("issue_by_language") or {}, "position": pos,
             "sla": {"state": state, "due_at": conversation.created_at + queue.first_response_seconds,
                     "seconds_left": None if math.isinf(left) else round(left, 1)},
         }

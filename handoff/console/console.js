@@ -165,6 +165,9 @@
   const stateLabel = (s) => li18n(STATE_LABELS[s], s || "");
   const slotLabel = (s) => li18n(SLOT_LABELS[s], s);
   const languageName = (code) => li18n(LANGUAGE_NAMES[code], code || "");
+  // The issue line in the console's language when the service has it in both, else as it came.
+  const issueOf = (c, sm) => ((sm && sm.issue_by_language) || (c && c.issues) || {})[lang]
+    || (sm && sm.issue) || (c && c.issue) || "";
 
   // ---------------------------------------------------------------------------------------------
   // Small helpers
@@ -660,7 +663,7 @@
       unread ? el("span", { class: "unread", title: t("unread", { n: unread }), text: unread }) : null,
       el("span", { class: "wait", title: t("waited"), data: { since: c.created_at }, text: fmtDuration(now() - c.created_at) }),
       c.state === "ticket" ? null : slaBadge(c));
-    const issue = el("div", { class: "issue", title: c.issue || "", text: c.issue || "" });
+    const issue = el("div", { class: "issue", title: issueOf(c), text: issueOf(c) });
     const foot = el("div", { class: "row3" });
     if (where === "waiting" && c.position) foot.append(el("span", { class: "position muted", text: t("position", { n: c.position }) }));
     if (where === "others" && c.agent_id) foot.append(el("span", { class: "muted owner", text: `${stateLabel(c.state)} · ${agentName(c.agent_id)}` }));
@@ -736,7 +739,7 @@
           el("span", { class: `state-badge ${c.state}`, text: stateLabel(c.state) }),
           el("span", { class: "spacer" }),
           el("span", { class: "muted", text: fmtClock(c.closed_at || c.created_at) })),
-        el("div", { class: "issue", text: c.issue || "" }));
+        el("div", { class: "issue", text: issueOf(c) }));
       return row;
     }) : [el("li", { class: "empty-row", text: t("history_empty") })]));
   }
@@ -928,7 +931,7 @@
     const sm = summary || {};
     const customer = sm.customer || {};
     const parts = [];
-    parts.push(el("div", { class: "issue-line", id: "summary-issue", text: sm.issue || c.issue || "" }));
+    parts.push(el("div", { class: "issue-line", id: "summary-issue", text: issueOf(c, sm) }));
     parts.push(kv([
       [t("customer_id"), customer.id || c.customer_id || t("unverified"), customer.id || c.customer_id ? "cid" : "muted cid"],
       [t("channel"), customer.channel || c.channel],

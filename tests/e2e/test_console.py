@@ -487,8 +487,14 @@ def test_console_reconnects_after_a_restart_and_notices_an_ended_session(service
     _wait_for(browser, "#conn.down")
     service.start()
     _wait(browser, 40).until(lambda d: d.find_element(By.ID, "conn").get_attribute("class") == "conn up")
-    chat = service.handoff("cust-console-r", issue="customer asked for a person, order status", language="en")
+    packet = _summary("cust-console-r", "客户要求转人工，查询订单状态", ["ask_order_status", "request_human"], "en",
+                      "normal", None)
+    packet["issue_by_language"] = {"zh": "客户要求转人工，查询订单状态",
+                                   "en": "customer asked for a person, order status"}
+    chat = service.handoff("cust-console-r", issue="", language="en", summary=packet)
     _wait_for(browser, _row(chat["id"], "offered"))
+    # the English console shows the English issue line
+    assert _texts(browser, _row(chat["id"]) + " .issue") == ["customer asked for a person, order status"]
     _click(browser, _row(chat["id"]) + " .accept")
     _wait_for(browser, _row(chat["id"], "mine"))
     # An English conversation is offered English canned replies.

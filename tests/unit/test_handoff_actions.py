@@ -522,6 +522,9 @@ async def test_verified_vip_asking_for_a_person_goes_to_the_vip_queue(online, cu
         ("vip", "vip", "vip", vip)
     assert conversation.summary["issue"].startswith("【VIP】")
     assert conversation.summary["customer"]["id"] == vip
+    # the issue line in each console language
+    assert conversation.summary["issue_by_language"]["zh"] == conversation.summary["issue"]
+    assert conversation.summary["issue_by_language"]["en"].startswith("[VIP] VIP customer")
 
 
 async def test_vip_switch_off_keeps_the_vip_queue_but_not_the_reason(online, customers, monkeypatch):
