@@ -26,10 +26,9 @@ from actions.order_context import order_backend, settings
 from actions.texts import text
 from common.handoff_triggers import (
     TriggerConfig,
-    negative_probability,
+    negatives_since_handoff,
     parse_score,
     reason_enabled,
-    since_last,
     trigger_reason,
 )
 from handoff.summary import build_summary
@@ -42,12 +41,6 @@ DECLINE_WORDS = {"不用了", "不用", "没有", "没有了", "no", "no thanks"
 
 def triggers() -> TriggerConfig:
     return TriggerConfig.from_settings(settings())
-
-
-def _negatives(events: List[dict]) -> List[Optional[float]]:
-    recent = since_last(events, ("action_handoff", "action_handoff_ended"))
-    return [negative_probability(e.get("parse_data") or {}) for e in recent
-            if e.get("event") == "user" and not (e.get("metadata") or {}).get("is_external")]
 
 
 async def customer_tier(tracker: Tracker) -> str:
@@ -65,7 +58,7 @@ async def customer_tier(tracker: Tracker) -> str:
 def handoff_reason(tracker: Tracker, tier: str, default: str = "customer_request") -> str:
     message = tracker.latest_message or {}
     intent = (message.get("intent") or {}).get("name")
-    return trigger_reason(intent, message.get("text") or "", _negatives(tracker.events), tier, triggers(),
+    return trigger_reason(intent, message.get("text") or "", negatives_since_handoff(tracker.events), tier, triggers(),
                           in_task=bool(tracker.active_loop.get("name"))) or default
 
 
@@ -101,18 +94,13 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     events = tracker.events
     slots = tracker.slots
     channel = tracker.get_latest_input_channel() or "unknown"
-    attempts = faq_attempts(tracker.sender_id)
     summary = build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="", channel=channel,
                             customer_id=slots.get("verified_customer"), tier=tier, agent_language="zh",
-                            faq_attempts=attempts)
-    # the issue line in each console language (agents read it in theirs)
-    issue_by_language = {language: build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="",
-                                                 channel=channel, tier=tier, agent_language=language).issue
-                         for language in ("zh", "en")}
+                            faq_attempts=faq_attempts(tracker.sender_id))
     body = {"sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
             "customer_id": slots.get("verified_customer"), "tier": tier,
             "intents": summary.intents, "order_task": slots.get("order_task"),
-            "summary": {**summary.as_dict(), "issue_by_language": issue_by_language}}
+            "summary": summary.as_dict()}
     try:
         opened = await handoff_client().open(body)
     except HandoffUnavailable as exc:

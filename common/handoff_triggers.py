@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 # Words that mean a complaint is about to leave the shop: regulators, courts, the press.
 # (12345, a general government hotline, is left out: it is also what people type as a fake number.)
@@ -131,6 +131,17 @@ def parse_score(text: str) -> Optional[int]:
     if match:
         return int(match.group(1))
     return _WORDS.get(text.lower().rstrip("。.!！ "))
+
+
+# A handoff starting or ending resets the sentiment trend.
+HANDOFF_MARKERS = ("action_handoff", "action_handoff_ended")
+
+
+def negatives_since_handoff(events: Iterable[dict]) -> List[Optional[float]]:
+    """P(negative) of each customer message (events as dicts) since the last handoff began or ended;
+    the handoff service's external events are not the customer's."""
+    return [negative_probability(e.get("parse_data") or {}) for e in since_last(events, HANDOFF_MARKERS)
+            if e.get("event") == "user" and not (e.get("metadata") or {}).get("is_external")]
 
 
 def since_last(events: Iterable[dict], marker_actions: Sequence[str]) -> list:

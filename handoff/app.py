@@ -13,6 +13,7 @@ import logging
 import statistics
 import time
 import weakref
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -336,19 +337,13 @@ def compute_metrics(service: HandoffService) -> dict:
     scores = [row[0] for row in (service.store.csat(c.id) for c in everything if c.state == "closed") if row]
     by_state = {s: sum(1 for c in everything if c.state == s) for s in STATES}
     return {"conversations": len(everything), "by_state": by_state,
-            "by_reason": _count(c.reason for c in everything), "by_queue": _count(c.queue for c in everything),
+            "by_reason": dict(Counter(c.reason for c in everything)),
+            "by_queue": dict(Counter(c.queue for c in everything)),
             "first_response_seconds": {"median": statistics.median(responses) if responses else None,
                                        "count": len(responses)},
             "sla": sla, "csat": {"count": len(scores), "average": round(statistics.mean(scores), 2) if scores
                                  else None},
             "undelivered": len(service.store.pending_outbox(limit=100000))}
-
-
-def _count(values) -> dict:
-    out: dict = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out
 
 
 # --- live updates ---------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ customer must see to Rasa.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional
@@ -313,7 +312,7 @@ class HandoffService:
             "issue": conversation.summary.get("issue", ""),
             "issues": conversation.summary.get("issue_by_language") or {}, "position": pos,
             "sla": {"state": state, "due_at": conversation.created_at + queue.first_response_seconds,
-                    "seconds_left": None if math.isinf(left) else round(left, 1)},
+                    "seconds_left": round(left, 1)},
         }
 
     def visible(self, agent: dict, states: tuple) -> List[Conversation]:

@@ -50,6 +50,7 @@ class Summary:
     faq_attempts: List[dict] = field(default_factory=list)  # knowledge-base answers tried, with scores
     sentiment: List[Optional[float]] = field(default_factory=list)  # per customer message, -1..1
     transcript: List[dict] = field(default_factory=list)
+    issue_by_language: Dict[str, str] = field(default_factory=dict)  # the issue line per console language
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -127,13 +128,15 @@ def build_summary(events: Sequence[dict], *, sender_id: str, reason: str, queue:
     shown = {name: _masked(slots[name]) for name in SLOTS_SHOWN if slots.get(name) is not None}
     if slots.get("order_number"):
         shown["order_verified"] = slots.get("verified_order") == slots.get("order_number")
+    issues = {lang: issue_line(reason, topic, slots.get("order_number"), tier, lang) for lang in ("zh", "en")}
     return Summary(
         customer=Customer(id=customer_id or slots.get("verified_customer"), sender_id=sender_id, channel=channel,
                           language=str(slots.get("language") or "zh"), tier=tier),
         reason=reason, queue=queue,
-        issue=issue_line(reason, topic, slots.get("order_number"), tier, agent_language),
+        issue=issues["en" if agent_language == "en" else "zh"],
         intents=[i for i in seen["intents"] if i != "nlu_fallback"] or seen["intents"],
         slots=shown, order_tasks=seen["tasks"],
         faq_attempts=[{"question": mask_pii(str(a.get("question", ""))), "entry": a.get("entry"),
                        "score": a.get("score")} for a in faq_attempts],
-        sentiment=seen["sentiment"], transcript=seen["transcript"][-transcript_limit:])
+        sentiment=seen["sentiment"], transcript=seen["transcript"][-transcript_limit:],
+        issue_by_language=issues)

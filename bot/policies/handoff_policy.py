@@ -30,9 +30,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from common.handoff_triggers import (
     TriggerConfig,
     escalation_word,
-    negative_probability,
+    negatives_since_handoff,
     parse_score,
-    since_last,
     trigger_reason,
 )
 
@@ -91,12 +90,6 @@ def _turn_start(tracker: DialogueStateTracker) -> Optional[UserUttered]:
     return None
 
 
-def _negatives_since_handoff(tracker: DialogueStateTracker) -> List[Optional[float]]:
-    events = since_last([e.as_dict() for e in tracker.events], (HANDOFF, ENDED))
-    return [negative_probability(e.get("parse_data") or {}) for e in events
-            if e.get("event") == "user" and not (e.get("metadata") or {}).get("is_external")]
-
-
 def decide(tracker: DialogueStateTracker, triggers: TriggerConfig) -> tuple:
     """(action name or None, events to apply whatever the ensemble picks)."""
     message = _turn_start(tracker)
@@ -122,8 +115,8 @@ def decide(tracker: DialogueStateTracker, triggers: TriggerConfig) -> tuple:
         return CSAT, []
     dropped = [SlotSet(CSAT_SLOT, None)] if csat_step else []
     # (the tier only changes the reason code, which the action works out with the customer's record)
-    reason = trigger_reason(intent, text, _negatives_since_handoff(tracker), "normal", triggers,
-                            in_task=tracker.active_loop_name is not None)
+    negatives = negatives_since_handoff(e.as_dict() for e in tracker.events)
+    reason = trigger_reason(intent, text, negatives, "normal", triggers, in_task=tracker.active_loop_name is not None)
     if reason is not None:
         return HANDOFF, dropped
     return None, dropped
