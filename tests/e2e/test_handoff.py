@@ -26,6 +26,17 @@ pytestmark = pytest.mark.e2e
 ALL_SKILLS = ["vip", "complaints", "after_sales", "orders", "general"]
 
 
+def _poll(find, timeout: float, failure: str):
+    """What `find` returns once it is not None, asked every 0.2 s; AssertionError after `timeout`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = find()
+        if found is not None:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(failure)
+
+
 class Agent:
     """An agent using the console's API (the same calls the page makes)."""
 
@@ -45,14 +56,9 @@ class Agent:
         assert r.status_code == 200, r.text
 
     def conversation_of(self, sender_id: str, timeout: float = 15.0) -> dict:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            found = [c for c in self.http.get(f"{self.url}/api/conversations", timeout=10).json()["conversations"]
-                     if c["sender_id"] == sender_id]
-            if found:
-                return found[0]
-            time.sleep(0.2)
-        raise AssertionError(f"no conversation of {sender_id} for {self.id}")
+        return _poll(lambda: next((c for c in self.http.get(f"{self.url}/api/conversations", timeout=10).json()
+                                   ["conversations"] if c["sender_id"] == sender_id), None),
+                     timeout, f"no conversation of {sender_id} for {self.id}")
 
     def detail(self, conversation_id: int) -> dict:
         return self.http.get(f"{self.url}/api/conversations/{conversation_id}", timeout=10).json()
@@ -74,23 +80,17 @@ class Agent:
         assert r.status_code == 200, r.text
         return r.json()["conversation"]
 
-    def wait_customer_message(self, conversation_id: int, body: str, timeout: float = 15.0) -> dict:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for m in self.detail(conversation_id)["messages"]:
-                if m["direction"] == "customer" and m["text"] == body:
-                    return m
-            time.sleep(0.2)
-        raise AssertionError(f"customer message {body!r} never reached the agent")
+    def wait_message(self, conversation_id: int, wanted, what: str, timeout: float = 15.0) -> dict:
+        return _poll(lambda: next((m for m in self.detail(conversation_id)["messages"] if wanted(m)), None),
+                     timeout, what)
 
-    def wait_delivered(self, conversation_id: int, message_id: int, timeout: float = 15.0) -> dict:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for m in self.detail(conversation_id)["messages"]:
-                if m["id"] == message_id and m["delivered_at"]:
-                    return m
-            time.sleep(0.2)
-        raise AssertionError(f"message {message_id} never delivered")
+    def wait_customer_message(self, conversation_id: int, body: str) -> dict:
+        return self.wait_message(conversation_id, lambda m: m["direction"] == "customer" and m["text"] == body,
+                                 f"customer message {body!r} never reached the agent")
+
+    def wait_delivered(self, conversation_id: int, message_id: int) -> dict:
+        return self.wait_message(conversation_id, lambda m: m["id"] == message_id and m["delivered_at"],
+                                 f"message {message_id} never delivered")
 
     def close(self) -> None:
         self.status("offline")
