@@ -36,7 +36,8 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
         argv=[str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
               "--credentials", "credentials.yml", "--interface", settings.host,
               "--port", str(settings.rasa_port), "--cors", "*",
-              "--enable-api", "--auth-token", rasa_api_token(settings.var_dir)],
+              # "=": a token may start with "-" (URL-safe base64), which argparse would take for an option
+              "--enable-api", f"--auth-token={rasa_api_token(settings.var_dir)}"],
         port=settings.rasa_port,
         health_url=f"{settings.rasa_url}/",
         url=settings.rasa_url,
