@@ -77,6 +77,29 @@ class Settings:
     handoff_sentiment_trend_turns: int = 3
     handoff_sentiment_trend_level: float = 0.6
     handoff_low_confidence_turns: int = 2
+    # Channels (bot/channels/, wired in credentials.yml; a channel whose credentials are empty is off
+    # and answers 503). WeChat Official Account: the server token, AppID, AppSecret, EncodingAESKey
+    # (43 characters; needed for safe mode); WeCom application: token, CorpID, the app's secret, its
+    # AgentID, EncodingAESKey (WeCom always encrypts). The API bases are WeChat's (tests point them at a
+    # fake). A WeChat turn slower than wechat_passive_seconds is answered "success" at once and its
+    # replies follow through the customer-service message API (WeChat waits 5 s, then retries).
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_aes_key: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wecom_token: str = ""
+    wecom_corp_id: str = ""
+    wecom_secret: str = ""
+    wecom_agent_id: str = ""
+    wecom_aes_key: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wechat_passive_seconds: float = 4.0
+    # Mobile-app back end (bot/channels/app.py, docs/app-api.md): the shared secret that signs its
+    # requests and our callbacks (HMAC-SHA256; empty = channel off), and the URL of its callback for
+    # messages that come later (agents' replies).
+    app_channel_secret: str = ""
+    app_callback_url: str = ""
     log_level: str = "INFO"
 
     @property
@@ -155,6 +178,7 @@ class Settings:
             raise ConfigError(f"CS_KB_ADAPT_EPOCHS={self.kb_adapt_epochs}: must be between 0 and 20")
         self._validate_orders()
         self._validate_handoff()
+        self._validate_channels()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -210,6 +234,35 @@ class Settings:
                 raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a probability in [0.5, 1]")
         if not 1 <= self.handoff_sentiment_trend_turns <= 10 or not 1 <= self.handoff_low_confidence_turns <= 5:
             raise ConfigError("CS_HANDOFF_SENTIMENT_TREND_TURNS must be 1-10, CS_HANDOFF_LOW_CONFIDENCE_TURNS 1-5")
+
+    def _validate_channels(self) -> None:
+        for prefix, required in (("wechat", ("token", "app_id", "app_secret")),
+                                 ("wecom", ("token", "corp_id", "secret", "agent_id", "aes_key"))):
+            values = {name: getattr(self, f"{prefix}_{name}") for name in (*required, "aes_key")}
+            if any(values.values()):
+                missing = [f"CS_{prefix.upper()}_{name.upper()}" for name in required if not values[name]]
+                if missing:
+                    raise ConfigError(f"the {prefix} channel is half configured: set {', '.join(missing)} "
+                                      f"(or clear every CS_{prefix.upper()}_* to switch it off)")
+                key = values["aes_key"]
+                if key and (len(key) != 43 or not key.isalnum() or not key.isascii()):
+                    raise ConfigError(f"CS_{prefix.upper()}_AES_KEY: an EncodingAESKey is 43 letters and digits "
+                                      "(copy it from the admin console)")
+            if not getattr(self, f"{prefix}_api_base").startswith(("http://", "https://")):
+                raise ConfigError(f"CS_{prefix.upper()}_API_BASE: an http(s):// URL")
+        if self.wecom_agent_id and not self.wecom_agent_id.isdigit():
+            raise ConfigError(f"CS_WECOM_AGENT_ID={self.wecom_agent_id!r}: the application's numeric AgentID")
+        if not 0.5 <= self.wechat_passive_seconds <= 4.5:
+            raise ConfigError(f"CS_WECHAT_PASSIVE_SECONDS={self.wechat_passive_seconds}: between 0.5 and 4.5 "
+                              "(WeChat gives up after 5 s)")
+        if self.app_channel_secret and len(self.app_channel_secret) < 16:
+            raise ConfigError("CS_APP_CHANNEL_SECRET is too short: use at least 16 random characters")
+        if self.app_callback_url and not self.app_callback_url.startswith(("http://", "https://")):
+            raise ConfigError(f"CS_APP_CALLBACK_URL={self.app_callback_url!r}: an http(s):// URL")
+
+    @property
+    def channels_db(self) -> Path:
+        return self.var_dir / "channels.sqlite3"
 
     @property
     def kb_thresholds(self):

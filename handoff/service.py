@@ -18,7 +18,7 @@ from handoff.store import Conversation, HandoffStore, Message, StoreError
 
 logger = logging.getLogger(__name__)
 
-CHANNELS_WITH_PUSH = ("socketio",)
+CHANNELS_WITH_PUSH = ("socketio", "wechat", "wecom", "app")
 
 
 class NotAllowed(Exception):
