@@ -202,7 +202,7 @@ async def test_vip_asking_for_a_person_skips_to_the_vip_queue(stack, agent):
     try:
         await customer.say("你好", expect=2)
         await customer.say("找个真人客服")
-        conv = await off(agent.conversation_of, customer.session_id)
+        conv = await off(agent.conversation_of, "customer:C1091")  # a verified customer's conversation
         assert (conv["reason"], conv["queue"], conv["tier"], conv["customer_id"]) == \
             ("vip", "vip", "vip", "C1091")
     finally:
