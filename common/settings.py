@@ -250,7 +250,7 @@ class Settings:
                                       "(copy it from the admin console)")
             if not getattr(self, f"{prefix}_api_base").startswith(("http://", "https://")):
                 raise ConfigError(f"CS_{prefix.upper()}_API_BASE: an http(s):// URL")
-        if self.wecom_agent_id and not self.wecom_agent_id.isdigit():
+        if self.wecom_agent_id and not (self.wecom_agent_id.isascii() and self.wecom_agent_id.isdigit()):
             raise ConfigError(f"CS_WECOM_AGENT_ID={self.wecom_agent_id!r}: the application's numeric AgentID")
         if not 0.5 <= self.wechat_passive_seconds <= 4.5:
             raise ConfigError(f"CS_WECHAT_PASSIVE_SECONDS={self.wechat_passive_seconds}: between 0.5 and 4.5 "

@@ -54,6 +54,6 @@ class ButtonMemory:
         for button in buttons:
             if answer == button["title"]:
                 return button["payload"]
-        if answer.isdigit() and 1 <= int(answer) <= len(buttons):
+        if answer.isascii() and answer.isdigit() and len(answer) <= 3 and 1 <= int(answer) <= len(buttons):
             return buttons[int(answer) - 1]["payload"]
         return None

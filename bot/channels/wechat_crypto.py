@@ -71,7 +71,7 @@ def _unpad(data: bytes) -> bytes:
     if not data:
         raise DecryptError("empty plaintext")
     n = data[-1]
-    if not 1 <= n <= BLOCK or len(data) < n:
+    if not 1 <= n <= BLOCK or len(data) < n or data[-n:] != bytes([n]) * n:
         raise DecryptError("bad padding")
     return data[:-n]
 

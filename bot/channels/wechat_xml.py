@@ -18,7 +18,8 @@ from defusedxml.ElementTree import fromstring
 
 MAX_BODY = 64 * 1024  # WeChat messages are a few KiB at most
 MAX_FIELD = 16 * 1024
-_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# characters XML 1.0 cannot carry, and lone surrogates (unencodable in UTF-8)
+_INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class XmlError(ValueError):

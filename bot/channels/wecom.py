@@ -41,7 +41,7 @@ class WeComInput(InputChannel):
         api = None
         agent_id = _text(credentials, "agent_id")
         if config.enabled and _text(credentials, "secret") and agent_id:
-            if not agent_id.isdigit():
+            if not (agent_id.isascii() and agent_id.isdigit()):
                 raise ValueError(f"wecom agent_id={agent_id!r}: the application's numeric AgentID")
             api = WeComApi(_text(credentials, "api_base", "https://qyapi.weixin.qq.com"), config.receive_id,
                            _text(credentials, "secret"), int(agent_id))
