@@ -248,9 +248,12 @@ def test_wechat_handoff_agent_reply_via_customer_service_api_and_survey(channels
         relayed = oa.send_text(user, "快递三天没动了")
         assert relayed.empty  # the bot is silent while a person owns the conversation
         agent.wait_customer_message(conv["id"], "快递三天没动了")
+        fetched = channels.wechat.token_requests.get(OA_APP, 0)
+        channels.wechat.expire_tokens()  # WeChat's access token runs out mid-conversation
         message = agent.reply(conv["id"], "我来帮您查一下，请稍等")
         agent.wait_delivered(conv["id"], message["id"])
         assert any(s.content == "我来帮您查一下，请稍等" for s in channels.wechat.sent_to(user))
+        assert channels.wechat.token_requests.get(OA_APP, 0) == fetched + 1  # refreshed once, then sent
 
         agent.resolve(conv["id"], "close")
         survey = _wait(lambda: next((s for s in channels.wechat.sent_to(user) if "打分" in s.content), None),
