@@ -35,7 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import runtime
-from bot.channels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_ok, signed_headers
+from bot.channels.signing import Refusal, signed_headers, signed_json
 
 log = logging.getLogger(__name__)
 
@@ -122,16 +122,10 @@ class AppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if not self.secret:
                 return _error(503, "the app channel is not configured")
-            body = request.body or b""
-            if len(body) > MAX_BODY:
-                return _error(413, f"body over {MAX_BODY} bytes")
-            if not signature_ok(self.secret, request.headers.get(TIMESTAMP_HEADER), body,
-                                request.headers.get(SIGNATURE_HEADER)):
-                return _error(401, "missing, wrong or stale signature (X-CS-Timestamp, X-CS-Signature)")
             try:
-                data = json.loads(body)
-            except ValueError:
-                return _error(400, "body is not JSON")
+                data = signed_json(self.secret, request.headers, request.body or b"", MAX_BODY)
+            except Refusal as exc:
+                return _error(exc.status, exc.message)
             problem = _invalid(data)
             if problem:
                 return _error(400, problem)

@@ -12,7 +12,6 @@ that signs customer tokens: whoever can vouch for customers on the web can vouch
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -22,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import runtime
-from bot.channels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_ok
+from bot.channels.signing import Refusal, signed_json
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +45,10 @@ class IdentityLinkInput(InputChannel):
             secret = runtime.settings().identity_secret
             if not secret:
                 return _error(503, "identity links are off: CS_IDENTITY_SECRET is not set")
-            body = request.body or b""
-            if len(body) > 4096:
-                return _error(413, "body too large")
-            if not signature_ok(secret, request.headers.get(TIMESTAMP_HEADER), body,
-                                request.headers.get(SIGNATURE_HEADER)):
-                return _error(401, "missing, wrong or stale signature (X-CS-Timestamp, X-CS-Signature)")
             try:
-                data = json.loads(body)
-            except ValueError:
-                return _error(400, "body is not JSON")
+                data = signed_json(secret, request.headers, request.body or b"", 4096)
+            except Refusal as exc:
+                return _error(exc.status, exc.message)
             if not isinstance(data, dict) or data.get("channel") not in LINKABLE:
                 return _error(400, f"channel: one of {', '.join(LINKABLE)}")
             user_id = data.get("user_id")

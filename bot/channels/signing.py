@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 MAX_SKEW = 300.0
 TIMESTAMP_HEADER = "X-CS-Timestamp"
@@ -35,3 +36,22 @@ def signature_ok(secret: str, timestamp: Optional[str], body: bytes, given: Opti
     except ValueError:
         return False
     return hmac.compare_digest(given.encode("ascii", "replace"), sign(secret, timestamp, body).encode())
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def signed_json(secret: str, headers: Mapping[str, str], body: bytes, max_body: int) -> Any:
+    """The JSON body of a signed request; `Refusal` (413 size, 401 signature, 400 not JSON) if not."""
+    if len(body) > max_body:
+        raise Refusal(413, f"body over {max_body} bytes")
+    if not signature_ok(secret, headers.get(TIMESTAMP_HEADER), body, headers.get(SIGNATURE_HEADER)):
+        raise Refusal(401, f"missing, wrong or stale signature ({TIMESTAMP_HEADER}, {SIGNATURE_HEADER})")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Refusal(400, "body is not JSON") from None

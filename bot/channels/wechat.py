@@ -15,32 +15,15 @@ switch the channel off (it answers 503). Behaviour: `wechat_webhook.py`.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint
+from rasa.core.channels.channel import InputChannel
 
 from bot.channels.wechat_api import OfficialAccountApi
-from bot.channels.wechat_webhook import AccountConfig, PushOutput, WeChatWebhook
+from bot.channels.wechat_webhook import AccountConfig, WebhookChannel, WeChatWebhook, credential, passive_seconds
 
 
-def _text(credentials: Dict[str, Any], key: str, default: str = "") -> str:
-    value = credentials.get(key)
-    return default if value is None or value == "" else str(value).strip()
-
-
-def _seconds(credentials: Dict[str, Any]) -> float:
-    raw = _text(credentials, "passive_seconds", "4.0")
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"passive_seconds={raw!r}: a number of seconds") from None
-    if not 0.5 <= seconds <= 4.5:
-        raise ValueError(f"passive_seconds={seconds}: between 0.5 and 4.5 (WeChat waits 5 s)")
-    return seconds
-
-
-class WeChatInput(InputChannel):
+class WeChatInput(WebhookChannel):
     @classmethod
     def name(cls) -> Text:
         return "wechat"
@@ -49,19 +32,10 @@ class WeChatInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
         config = AccountConfig(
-            channel=cls.name(), token=_text(credentials, "token"), receive_id=_text(credentials, "app_id"),
-            encoding_aes_key=_text(credentials, "encoding_aes_key"), passive_seconds=_seconds(credentials))
+            channel=cls.name(), token=credential(credentials, "token"), receive_id=credential(credentials, "app_id"),
+            encoding_aes_key=credential(credentials, "encoding_aes_key"), passive_seconds=passive_seconds(credentials))
         api = None
-        if config.enabled and _text(credentials, "app_secret"):
-            api = OfficialAccountApi(_text(credentials, "api_base", "https://api.weixin.qq.com"),
-                                     config.receive_id, _text(credentials, "app_secret"))
+        if config.enabled and credential(credentials, "app_secret"):
+            api = OfficialAccountApi(credential(credentials, "api_base", "https://api.weixin.qq.com"),
+                                     config.receive_id, credential(credentials, "app_secret"))
         return cls(WeChatWebhook(config, api))
-
-    def __init__(self, webhook: WeChatWebhook) -> None:
-        self.webhook = webhook
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return self.webhook.blueprint(on_new_message)
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return PushOutput(self.webhook)

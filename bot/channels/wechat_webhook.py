@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -327,3 +327,33 @@ class WeChatWebhook:
                                                           "error": exc.errmsg})
                 if raise_errors:
                     raise
+
+
+class WebhookChannel(InputChannel):
+    """What the Official Account and WeCom input channels share: the webhook, and pushes outside a
+    customer's turn through the API. Subclasses read their credentials into a `WeChatWebhook`."""
+
+    def __init__(self, webhook: WeChatWebhook) -> None:
+        self.webhook = webhook
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        return self.webhook.blueprint(on_new_message)
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return PushOutput(self.webhook)
+
+
+def credential(credentials: Dict[str, Any], key: str, default: str = "") -> str:
+    value = credentials.get(key)
+    return default if value is None or value == "" else str(value).strip()
+
+
+def passive_seconds(credentials: Dict[str, Any]) -> float:
+    raw = credential(credentials, "passive_seconds", "4.0")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"passive_seconds={raw!r}: a number of seconds") from None
+    if not 0.5 <= seconds <= 4.5:
+        raise ValueError(f"passive_seconds={seconds}: between 0.5 and 4.5 (WeChat waits 5 s)")
+    return seconds

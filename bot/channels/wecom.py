@@ -16,17 +16,15 @@ Behaviour: `wechat_webhook.py`; replies outside a turn go through `message/send`
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint
+from rasa.core.channels.channel import InputChannel
 
-from bot.channels.wechat import _seconds, _text
 from bot.channels.wechat_api import WeComApi
-from bot.channels.wechat_webhook import AccountConfig, PushOutput, WeChatWebhook
+from bot.channels.wechat_webhook import AccountConfig, WebhookChannel, WeChatWebhook, credential, passive_seconds
 
 
-class WeComInput(InputChannel):
+class WeComInput(WebhookChannel):
     @classmethod
     def name(cls) -> Text:
         return "wecom"
@@ -35,23 +33,14 @@ class WeComInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
         config = AccountConfig(
-            channel=cls.name(), token=_text(credentials, "token"), receive_id=_text(credentials, "corp_id"),
-            encoding_aes_key=_text(credentials, "encoding_aes_key"), encrypted_only=True,
-            passive_seconds=_seconds(credentials))
+            channel=cls.name(), token=credential(credentials, "token"), receive_id=credential(credentials, "corp_id"),
+            encoding_aes_key=credential(credentials, "encoding_aes_key"), encrypted_only=True,
+            passive_seconds=passive_seconds(credentials))
         api = None
-        agent_id = _text(credentials, "agent_id")
-        if config.enabled and _text(credentials, "secret") and agent_id:
+        agent_id = credential(credentials, "agent_id")
+        if config.enabled and credential(credentials, "secret") and agent_id:
             if not (agent_id.isascii() and agent_id.isdigit()):
                 raise ValueError(f"wecom agent_id={agent_id!r}: the application's numeric AgentID")
-            api = WeComApi(_text(credentials, "api_base", "https://qyapi.weixin.qq.com"), config.receive_id,
-                           _text(credentials, "secret"), int(agent_id))
+            api = WeComApi(credential(credentials, "api_base", "https://qyapi.weixin.qq.com"), config.receive_id,
+                           credential(credentials, "secret"), int(agent_id))
         return cls(WeChatWebhook(config, api))
-
-    def __init__(self, webhook: WeChatWebhook) -> None:
-        self.webhook = webhook
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return self.webhook.blueprint(on_new_message)
-
-    def get_output_channel(self) -> Optional[OutputChannel]:
-        return PushOutput(self.webhook)

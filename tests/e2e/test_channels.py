@@ -25,7 +25,7 @@ from ops.services import build_services
 from ops.supervisor import Supervisor
 from tests.conftest import IDENTITY_SECRET, Stack, free_port
 from tests.e2e.chat import SocketCustomer
-from tests.e2e.test_handoff import Agent
+from tests.e2e.test_handoff import Agent, _poll
 from tests.fakes.app_backend import FakeAppBackend
 from tests.fakes.order_api import FakeOrderApi, seed_database
 from tests.fakes.wechat_api import FakeWeChatApi
@@ -266,13 +266,7 @@ def test_wechat_handoff_agent_reply_via_customer_service_api_and_survey(channels
 
 
 def _wait(find, what: str, timeout: float = 20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = find()
-        if found is not None:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(what)
+    return _poll(find, timeout, what)
 
 
 def test_app_channel_request_response_signature_and_retry(channels):

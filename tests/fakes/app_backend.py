@@ -8,7 +8,6 @@ signature like a real back end must and recording them.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -19,7 +18,7 @@ import requests
 from aiohttp import web
 
 from bot.channels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_ok, signed_headers
-from tests.fakes.loop_thread import start_loop_thread
+from tests.fakes.server import ThreadedServer
 
 
 @dataclass
@@ -31,7 +30,9 @@ class Callback:
     at: float
 
 
-class FakeAppBackend:
+class FakeAppBackend(ThreadedServer):
+    thread_name, what = "fake-app-backend", "the fake app back end"
+
     def __init__(self, secret: str, host: str = "127.0.0.1") -> None:
         self.secret = secret
         self.host = host
@@ -39,10 +40,9 @@ class FakeAppBackend:
         self.refused = 0  # callbacks with a bad signature
         self.fail_next = 0  # answer 503 to that many callbacks (retries must follow)
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._runner: Optional[web.AppRunner] = None
-        self._thread: Optional[threading.Thread] = None
-        self.url = ""
+        app = web.Application()
+        app.router.add_post("/cs-callback", self._receive)
+        self._init_server(app, host)
 
     @property
     def callback_url(self) -> str:
@@ -63,26 +63,6 @@ class FakeAppBackend:
             self.callbacks.append(Callback(data["id"], data["sender"], data["conversation_id"], data["message"],
                                            time.time()))
         return web.json_response({"ok": True})
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/cs-callback", self._receive)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeAppBackend":
-        self._thread = start_loop_thread(self._loop, self._start, lambda: self._runner.cleanup(),
-                                         "fake-app-backend", "the fake app back end")
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
 
     # --- the back end talking to our app channel ---------------------------------------------------
     def send(self, rasa_url: str, sender: str, message: str, customer_id: Optional[str] = None,

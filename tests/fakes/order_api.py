@@ -38,8 +38,6 @@ import json
 import signal
 import sqlite3
 import sys
-import threading
-import urllib.request
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -51,11 +49,10 @@ from aiohttp import web
 from orders.api import create_app
 from orders.fixture import DEFAULT_FIXTURE, load_fixture
 from orders.sqlite_backend import SqliteOrderBackend, utc_now
-from tests.fakes.loop_thread import start_loop_thread
+from tests.fakes.server import SHUTDOWN_TIMEOUT, ThreadedServer, admin_request
 
 MODES = ("none", "slow", "error", "malformed_json", "malformed_shape", "drop")
 DEFAULT_TOKEN = "fake-order-api-token"
-SHUTDOWN_TIMEOUT = 0.5  # slow handlers still sleeping are not waited for at stop
 
 
 @dataclass
@@ -211,43 +208,15 @@ def copy_database(source: Path, target: Path) -> Path:
     return Path(target)
 
 
-class FakeOrderApi:
+class FakeOrderApi(ThreadedServer):
     """The fake served in-process on 127.0.0.1 (a free port), from a thread with its own event loop."""
+    thread_name, what = "fake-order-api", "the fake order API"
 
     def __init__(self, db: Path, token: str = DEFAULT_TOKEN, now: Optional[datetime] = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
-        self.app, self.control = build_app(Path(db), token, now)
-        self._host, self._port = host, port
-        self._loop = asyncio.new_event_loop()
-        self._runner: Optional[web.AppRunner] = None
-        self._thread: Optional[threading.Thread] = None
-        self.url = ""
-
-    def start(self) -> "FakeOrderApi":
-        self._thread = start_loop_thread(self._loop, self._start, lambda: self._runner.cleanup(), "fake-order-api",
-                                         "the fake order API")
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> "FakeOrderApi":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        app, self.control = build_app(Path(db), token, now)
+        self._init_server(app, host, port)
 
     # --- control over HTTP (exactly what a test of a separate process does) ------------------------
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
@@ -271,14 +240,6 @@ class FakeOrderApi:
     def reset_calls(self) -> None:
         self._admin("DELETE", "/_calls")
 
-
-def admin_request(base_url: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
-    """Call an admin route of a running fake (in-process or a separate process)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"null")
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -71,9 +71,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from aiohttp import web
 
-from tests.fakes.loop_thread import start_loop_thread
+from tests.fakes.server import ThreadedServer, admin_request
 
-SHUTDOWN_TIMEOUT = 0.5
 API_PREFIX = "/cgi-bin/"
 CONTENT_LIMIT = 2048  # bytes of UTF-8, text messages of both APIs
 
@@ -143,8 +142,9 @@ class _Rule:
         return self.count > 0 and path.startswith(self.path_prefix)
 
 
-class FakeWeChatApi:
+class FakeWeChatApi(ThreadedServer):
     """The fake served in-process on 127.0.0.1 (a free port), from a thread with its own event loop."""
+    thread_name, what = "fake-wechat-api", "the fake WeChat API"
 
     def __init__(self, apps: Optional[Mapping[str, str]] = None,
                  corps: Optional[Mapping[str, Tuple[str, Iterable[int]]]] = None, token_ttl: float = 7200,
@@ -169,37 +169,7 @@ class FakeWeChatApi:
         self._delays: Dict[str, float] = {}
         self._rejected: Dict[str, Tuple[int, str]] = {}
         self._msgids = itertools.count(1)
-        self._host, self._port = host, port
-        self._loop = asyncio.new_event_loop()
-        self._runner: Optional[web.AppRunner] = None
-        self._thread: Optional[threading.Thread] = None
-        self.app = self._build_app()
-        self.url = ""
-
-    # --- life cycle ------------------------------------------------------------------------------
-    def start(self) -> "FakeWeChatApi":
-        self._thread = start_loop_thread(self._loop, self._start, lambda: self._runner.cleanup(), "fake-wechat-api",
-                                         "the fake WeChat API")
-        return self
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> "FakeWeChatApi":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        self._init_server(self._build_app(), host, port)
 
     # --- controls (any thread) -------------------------------------------------------------------
     def expire_tokens(self) -> None:
@@ -551,16 +521,6 @@ def _json(data: Mapping[str, Any]) -> web.Response:
     return web.Response(text=json.dumps(data, ensure_ascii=False), content_type="application/json",
                         charset="utf-8")
 
-
-def admin_request(base_url: str, method: str, path: str, body: Any = None, timeout: float = 5.0) -> Any:
-    """Call an admin route (/_fake/...) of a running fake."""
-    import urllib.request
-
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"null")
 
 
 __all__: Sequence[str] = ("FakeWeChatApi", "SentMessage", "admin_request", "CONTENT_LIMIT")
