@@ -2,7 +2,9 @@
 
 Sanic starts its workers with `spawn`, so anything loaded in the main process is not in the worker;
 the knowledge base (encoders + index) is loaded by a `before_server_start` listener of the app the
-worker builds, before the worker accepts requests: no request pays for model loading.
+worker builds, before the worker accepts requests: no request pays for model loading. Likewise the
+Prometheus registry (GET /metrics, actions/prometheus.py) is made by the factory, so the worker's app
+has its own.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from rasa_sdk.endpoint import create_app_for_serve
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic
 from sanic.worker.loader import AppLoader
+
+from actions.prometheus import ActionMetrics
 
 
 async def load_knowledge(app: Sanic, loop) -> None:
@@ -36,7 +40,9 @@ async def close_order_backend(app: Sanic, loop) -> None:
 
 
 def create_app(executor: ActionExecutor, **kwargs) -> Sanic:
-    app = create_app_for_serve(executor, **kwargs)
+    metrics = ActionMetrics()
+    app = create_app_for_serve(metrics.timed(executor), **kwargs)
+    metrics.install(app)
     app.register_listener(load_knowledge, "before_server_start")
     app.register_listener(close_order_backend, "after_server_stop")
     return app

@@ -19,12 +19,14 @@ from typing import Optional
 
 from aiohttp import WSMsgType, web
 
+from common.prometheus import AiohttpLatency, aiohttp_metrics_handler
 from common.secrets import handoff_service_token, rasa_api_token
 from common.settings import ROOT, Settings
 from handoff import auth, routing
 from handoff.canned import as_dicts, load_canned
 from handoff.delivery import DeliveryWorker
 from handoff.hours import business_hours
+from handoff.prometheus import HandoffMetrics
 from handoff.rasa_client import RasaClient
 from handoff.service import Event, HandoffService, Intake, NotAllowed, ServiceConfig, ref
 from handoff.store import HandoffStore, StoreError
@@ -43,6 +45,7 @@ TOKEN = web.AppKey("token", str)
 CANNED = web.AppKey("canned", list)
 TASKS = web.AppKey("tasks", list)
 FAILED_LOGINS = web.AppKey("failed_logins", dict)
+PROMETHEUS = web.AppKey("prometheus", HandoffMetrics)
 LOGIN_LIMIT, LOGIN_LOCK_SECONDS = 5, 300
 
 
@@ -407,6 +410,7 @@ def make_emitter(app: web.Application):
 
 def _delivered(app: web.Application):
     def after(item) -> None:
+        app[PROMETHEUS].delivered(item)
         if item.message_id is None:
             return
         service = app[SERVICE]
@@ -434,8 +438,8 @@ async def _end_expired_sessions(app: web.Application) -> None:
 
 
 async def _housekeeping(app: web.Application) -> None:
-    """Offers not taken in time go back to the line; consoles refresh SLA counters; sessions that
-    expired end."""
+    """Offers not taken in time go back to the line; consoles refresh SLA counters; missed
+    first-response targets are counted (metrics); sessions that expired end."""
     ticks = 0
     while True:
         await asyncio.sleep(2)
@@ -443,6 +447,7 @@ async def _housekeeping(app: web.Application) -> None:
         try:
             app[SERVICE].expire_offers()
             if ticks % 5 == 0:
+                app[SERVICE].check_sla()
                 _broadcast(app, {"type": "queues"}, lambda a: True)
                 await _end_expired_sessions(app)
         except Exception:  # noqa: BLE001 - keep the loop alive; the next tick retries
@@ -494,20 +499,27 @@ def open_store(settings: Settings) -> HandoffStore:
 
 
 def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.Application:
-    app = web.Application(middlewares=[security_headers, errors], client_max_size=256 * 1024)
+    prometheus = HandoffMetrics()
+    latency = AiohttpLatency(prometheus.requests)
+    app = web.Application(middlewares=[latency.middleware, security_headers, errors], client_max_size=256 * 1024)
+    app.on_response_prepare.append(latency.on_response_prepare)
     store = store or open_store(settings)
     app[STORE] = store
+    app[PROMETHEUS] = prometheus
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[TOKEN] = handoff_service_token(settings.var_dir)
     app[CANNED] = as_dicts(load_canned(ROOT / "data" / "handoff" / "canned.yml"))
     app[FAILED_LOGINS] = {}
-    app[SERVICE] = HandoffService(store, service_config(settings), emit=make_emitter(app))
+    app[SERVICE] = HandoffService(store, service_config(settings), emit=make_emitter(app),
+                                  observe=prometheus.observe)
+    prometheus.watch(app[SERVICE])
     rasa = RasaClient(settings.rasa_url, rasa_api_token(settings.var_dir))
     app[WORKER] = DeliveryWorker(store, rasa.trigger, delivered=_delivered(app))
 
     async def start(app: web.Application) -> None:
         app[WORKER].start()
         app[TASKS] = [asyncio.get_running_loop().create_task(_housekeeping(app))]
+        app[SERVICE].check_sla(report=False)  # late before this start: counted by the process before
         app[SERVICE].dispatch()  # whatever waited while the service was down
 
     async def stop(app: web.Application) -> None:
@@ -521,6 +533,9 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     app.on_startup.append(start)
     app.on_shutdown.append(stop)
     app.router.add_get("/health", health)
+    # Prometheus, no login: scraped on the internal network; counts only, no personal data
+    # (docs/monitoring.md). /api/metrics is the supervisors' JSON summary.
+    app.router.add_get("/metrics", aiohttp_metrics_handler(prometheus.registry))
     app.router.add_get("/", root)
     app.router.add_get("/api/openapi.yaml", openapi)
     app.router.add_post("/api/handoffs", open_handoff)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Set
 
 from handoff import routing, texts
-from handoff.store import Conversation, HandoffStore, Message, StoreError
+from handoff.store import OPEN_STATES, Conversation, HandoffStore, Message, StoreError
 
 logger = logging.getLogger(__name__)
 
 CHANNELS_WITH_PUSH = ("socketio", "wechat", "wecom", "app")
+LATE = ("breached", "missed")  # SLA states of a conversation whose first-response target was not kept
 
 
 class NotAllowed(Exception):
@@ -69,17 +70,25 @@ def ref(conversation_id: int) -> str:
 
 
 class HandoffService:
+    """`emit` tells the consoles what changed; `observe(kind, conversation)` is told, for the metrics
+    (handoff/prometheus.py), when a handoff is opened ("opened") and when a conversation first misses
+    its first-response target ("sla_breached", see check_sla)."""
+
     def __init__(self, store: HandoffStore, config: ServiceConfig = ServiceConfig(),
                  emit: Callable[[Event], None] = lambda event: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 observe: Callable[[str, Conversation], None] = lambda kind, conversation: None) -> None:
         self.store = store
         self.config = config
         self.emit = emit
         self.clock = clock
+        self.observe = observe
         # Last position told to each waiting customer: they hear again only when they move up.
         self._told: Dict[int, int] = {}
         # Agents who declined a conversation or let its offer lapse are not offered it again.
         self._passed: Dict[int, set] = {}
+        # Open conversations already reported late by check_sla (each is reported once).
+        self._late: Set[int] = set()
 
     # --- intake ------------------------------------------------------------------------------------
     def open(self, intake: Intake) -> Opened:
@@ -103,6 +112,7 @@ class HandoffService:
             state="ticket" if ticket else "queued")
         logger.info("handoff opened", extra={"handoff": ref(conversation.id), "queue": queue,
                                              "reason": intake.reason, "ticket": ticket})
+        self.observe("opened", conversation)
         self.emit(Event("conversation", conversation))
         if ticket:
             return Opened(conversation, None, None, True, False)
@@ -198,6 +208,28 @@ class HandoffService:
             self.dispatch()
         return expired
 
+    def check_sla(self, conversations: Optional[List[Conversation]] = None, report: bool = True) -> List[Conversation]:
+        """Open conversations that missed their first-response target (still unanswered past it, or
+        answered late) and were not reported before: each is reported once (`observe("sla_breached")`)
+        and returned. Without `conversations`, every open one is checked (the housekeeping loop does
+        it every few seconds); resolve() checks the one it closes. `report=False` only takes note:
+        at start, those late already were reported by the process before the restart."""
+        now = self.clock()
+        whole = conversations is None
+        candidates = self.store.in_state(*OPEN_STATES) if whole else [c for c in conversations
+                                                                       if c.state in OPEN_STATES]
+        late = [c for c in candidates if c.id not in self._late and routing.sla_state(
+            self.config.queues[c.queue], c.created_at, now, c.first_response_at)[0] in LATE]
+        self._late.update(c.id for c in late)
+        if whole:  # forget the ones that closed (ids are never reused)
+            self._late.intersection_update(c.id for c in candidates)
+        if report:
+            for conversation in late:
+                logger.info("first-response target missed", extra={"handoff": ref(conversation.id),
+                                                                    "queue": conversation.queue})
+                self.observe("sla_breached", conversation)
+        return late
+
     # --- agents' actions ---------------------------------------------------------------------------
     def _agent(self, agent_id: str) -> dict:
         row = self.store.agent_row(agent_id)
@@ -263,6 +295,7 @@ class HandoffService:
         current = self._existing(conversation_id)
         if agent["role"] != "supervisor" and current.agent_id != agent_id:
             raise NotAllowed("only the agent who has it, or a supervisor, can resolve a conversation")
+        self.check_sla([current])  # late and closing before the next round of checks: still counted
         conversation = self.store.resolve(conversation_id, back_to_bot=back_to_bot)
         self._told.pop(conversation_id, None)
         self._passed.pop(conversation_id, None)

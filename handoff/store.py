@@ -314,6 +314,11 @@ class HandoffStore:
             "WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall())
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
+    def outbox_backlog(self) -> int:
+        """How many outbox items still wait for delivery (counted, not read: for the metrics)."""
+        return self._read(lambda db: db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+                          .fetchone()[0])
+
     def outbox_delivered(self, item_id: int) -> None:
         now = self.clock()
 
