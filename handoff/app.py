@@ -30,6 +30,7 @@ from handoff.prometheus import HandoffMetrics
 from handoff.rasa_client import RasaClient
 from handoff.service import Event, HandoffService, Intake, NotAllowed, ServiceConfig, ref
 from handoff.store import HandoffStore, StoreError
+from handoff.unanswered_api import UnansweredFinder, add_routes as add_unanswered_routes
 
 logger = logging.getLogger(__name__)
 
@@ -555,7 +556,10 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     app.router.add_post("/api/conversations/{id}/resolve", resolve)
     app.router.add_get("/api/canned", canned)
     app.router.add_get("/api/metrics", metrics)
+    from handoff.insight_api import add_insight_routes  # the supervisors' dashboard (it imports this module)
+    add_insight_routes(app, settings)
     app.router.add_get("/api/ws", websocket)
+    add_unanswered_routes(app, UnansweredFinder(settings, store), _agent)
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)
