@@ -29,6 +29,7 @@ from common.settings import Settings
 from handoff import routing
 from handoff.store import HandoffStore
 from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session
+from insight.unanswered import NoAnswerLookup
 from insight.sessions import SLOTS_READ, Event, sessions_from_events, tier_of
 
 PathLike = Union[str, Path]
@@ -231,6 +232,31 @@ def read_lookups(kb_db: PathLike, start: Optional[float] = None, end: Optional[f
     """Knowledge-base lookups made in [start, end), oldest first."""
     return [KbLookup(float(at), sender, channel or "unknown", language or "unknown", decision)
             for at, sender, channel, language, decision in _lookup_rows_sqlite(kb_db, start, end)]
+
+
+def read_no_answer_lookups(kb_db: PathLike, start: Optional[float] = None,
+                           end: Optional[float] = None) -> List[NoAnswerLookup]:
+    """Lookups in [start, end) for which the knowledge base found nothing (decision none), with the
+    customer's (masked) query, oldest first."""
+    where, args = _range_sql("at", start, end)
+    db = connect_readonly(kb_db)
+    try:
+        rows = _query(db, f"SELECT at, sender_id, query, language FROM kb_lookups WHERE {where} "
+                          "AND decision = 'none' ORDER BY at, id", args)
+    finally:
+        db.close()
+    return [NoAnswerLookup(float(at), sender, query, language) for at, sender, query, language in rows]
+
+
+def read_agent_answers(store: HandoffStore, handoffs: Sequence[HandoffRecord]) -> Dict[int, List[Tuple[str, str]]]:
+    """handoff id -> [(agent id, text)] of the agents' messages, for the handoffs an agent answered and
+    closed (resolved by people; a hand-back to the bot is not an answer)."""
+    answers: Dict[int, List[Tuple[str, str]]] = {}
+    for record in handoffs:
+        if record.outcome == "closed" and record.first_response_at is not None:
+            answers[record.id] = [(m.agent_id or "", m.text) for m in store.messages(record.id)
+                                  if m.direction == "agent"]
+    return answers
 
 
 # --- everything a report needs ----------------------------------------------------------------------
