@@ -301,8 +301,10 @@ def test_app_handoff_agent_reply_arrives_by_callback(channels):
         conv = agent.conversation_of(f"app:{sender}")
         agent.accept(conv["id"])
         app.wait_for_callback(sender, "已接入")
+        app.fail_next = 2  # the app back end is briefly down: the callback is retried
         message = agent.reply(conv["id"], "您好，请问有什么可以帮您？")
         callback = app.wait_for_callback(sender, "请问有什么可以帮您？")
+        assert app.fail_next == 0
         assert callback.conversation_id == f"app:{sender}"
         agent.wait_delivered(conv["id"], message["id"])
         assert app.refused == 0
@@ -372,3 +374,28 @@ async def test_web_widget_with_a_token_joins_the_customer_conversation(channels)
         assert await asyncio.to_thread(channels.user_texts, anonymous.session_id) == ["你好"]
     finally:
         await anonymous.close()
+
+
+def test_links_need_the_shops_signature_and_can_be_undone(channels):
+    oa, user = channels.oa("aes"), openid()
+    body = json.dumps({"channel": "wechat", "user_id": user, "customer_id": "C1032"}).encode()
+    unsigned = requests.post(f"{channels.rasa_url}/webhooks/identity/link", data=body,
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert unsigned.status_code == 401
+    forged = requests.post(f"{channels.rasa_url}/webhooks/identity/link", data=body,
+                           headers=signed_headers("someone-elses-secret-0123", body), timeout=10)
+    assert forged.status_code == 401
+    oa.send_text(user, "你好")
+    assert channels.user_texts(f"wechat:{user}") == ["你好"]  # not linked: its own conversation
+
+    channels.link("wechat", user, "C1032")
+    oa.send_text(user, "链接之后的消息")
+    assert channels.user_texts("customer:C1032")[-1] == "链接之后的消息"
+
+    body = json.dumps({"channel": "wechat", "user_id": user}).encode()
+    r = requests.delete(f"{channels.rasa_url}/webhooks/identity/link", data=body,
+                        headers=signed_headers(IDENTITY_SECRET, body), timeout=10)
+    assert r.status_code == 200 and r.json() == {"unlinked": True}
+    oa.send_text(user, "解除之后的消息")
+    assert channels.user_texts(f"wechat:{user}")[-1] == "解除之后的消息"
+    assert "解除之后的消息" not in channels.user_texts("customer:C1032")
