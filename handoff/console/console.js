@@ -13,6 +13,7 @@
   // ---------------------------------------------------------------------------------------------
   const TEXT = {
     app_title: ["客服工作台", "Agent console"],
+    dashboard: ["数据看板", "Dashboard"],
     agent_id: ["工号", "Agent ID"],
     password: ["密码", "Password"],
     log_in: ["登录", "Log in"],
