@@ -100,6 +100,21 @@ class Settings:
     # messages that come later (agents' replies).
     app_channel_secret: str = ""
     app_callback_url: str = ""
+    # Rate limits (common/ratelimit.py: token buckets, `burst` at once then `per_minute`; 0 = off).
+    # Customer: messages per customer (a verified customer, else the channel user: REST sender, widget
+    # session, app user, WeChat OpenID). IP: requests per client address on the REST, socket.io and
+    # app channels (the app's only for requests failing the signature, as all of its back end's calls
+    # come from one address; WeChat's not at all: pushes come from WeChat's servers). Login: failed
+    # console logins per address (on top of the per-account lockout). Over a limit: 429 with
+    # Retry-After (WeChat: a polite text reply). Addresses: the peer's, or, when the peer is one of
+    # the comma-separated trusted_proxies, the right-most X-Forwarded-For address that is not.
+    rate_customer_per_minute: float = 60.0
+    rate_customer_burst: int = 30
+    rate_ip_per_minute: float = 600.0
+    rate_ip_burst: int = 300
+    rate_login_ip_per_minute: float = 10.0
+    rate_login_ip_burst: int = 20
+    trusted_proxies: str = ""
     log_level: str = "INFO"
 
     @property
@@ -179,6 +194,7 @@ class Settings:
         self._validate_orders()
         self._validate_handoff()
         self._validate_channels()
+        self._validate_rate_limits()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -259,6 +275,28 @@ class Settings:
             raise ConfigError("CS_APP_CHANNEL_SECRET is too short: use at least 16 random characters")
         if self.app_callback_url and not self.app_callback_url.startswith(("http://", "https://")):
             raise ConfigError(f"CS_APP_CALLBACK_URL={self.app_callback_url!r}: an http(s):// URL")
+
+    def _validate_rate_limits(self) -> None:
+        import ipaddress
+
+        for kind in ("customer", "ip", "login_ip"):
+            per_minute, burst = getattr(self, f"rate_{kind}_per_minute"), getattr(self, f"rate_{kind}_burst")
+            if not 0 <= per_minute <= 100_000:
+                raise ConfigError(f"CS_RATE_{kind.upper()}_PER_MINUTE={per_minute}: between 0 (off) and 100000")
+            if not 0 <= burst <= 100_000:
+                raise ConfigError(f"CS_RATE_{kind.upper()}_BURST={burst}: between 0 (off) and 100000")
+        for proxy in (p.strip() for p in self.trusted_proxies.split(",") if p.strip()):
+            try:
+                ipaddress.ip_address(proxy)
+            except ValueError:
+                raise ConfigError(f"CS_TRUSTED_PROXIES: {proxy!r} is not an IP address (comma-separated "
+                                  "addresses of the reverse proxies in front of the services)") from None
+
+    def rate_limit(self, kind: str):
+        """The `common.ratelimit.Limit` of 'customer', 'ip' or 'login_ip'."""
+        from common.ratelimit import Limit
+
+        return Limit(getattr(self, f"rate_{kind}_per_minute"), getattr(self, f"rate_{kind}_burst"))
 
     @property
     def channels_db(self) -> Path:
