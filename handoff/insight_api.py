@@ -165,7 +165,9 @@ async def report_csv(request: web.Request) -> web.Response:
     report, filters = await _report(request)
     text = export.series_csv(report) if kind == "series" else export.breakdowns_csv(report)
     name = csv_filename(kind, filters, report.utc_offset_minutes)
-    return web.Response(text=text, content_type="text/csv", charset="utf-8",
+    # A byte-order mark first: Excel, which many managers open these files with, otherwise reads UTF-8
+    # as the machine's code page and shows the Chinese values as garbage; CSV readers skip it (utf-8-sig).
+    return web.Response(text="\ufeff" + text, content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Cache-Control": "no-store"})
 

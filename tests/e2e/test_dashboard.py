@@ -146,7 +146,7 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     assert "channel=wechat" in href and "kind=series" in href and "from=2024-05-01" in href
     resp = sam.get(href, timeout=30)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    rows = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
     assert [r["conversations"] for r in rows] == ["2", "1", "0"]
     browser.find_element(By.ID, "export-breakdowns").click()
     name = "insight-breakdowns_2024-05-01_2024-05-03_channel-wechat.csv"
@@ -154,7 +154,7 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     while not (downloads / name).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert (downloads / name).exists(), list(downloads.iterdir())
-    total = next(csv.DictReader(io.StringIO((downloads / name).read_text(encoding="utf-8"))))
+    total = next(csv.DictReader(io.StringIO((downloads / name).read_text(encoding="utf-8-sig"))))
     assert (total["dimension"], total["conversations"], total["csat_average"], total["first_response_p50_seconds"]) \
         == ("total", "3", "3.0", "100.0")
 

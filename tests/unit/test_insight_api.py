@@ -166,7 +166,8 @@ def test_csv_downloads(service, sue):
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="insight-series_2024-05-01_2024-05-03.csv"'
-    rows = list(csv.reader(io.StringIO(resp.text)))
+    assert resp.content.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the file as UTF-8
+    rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["bucket_start", "bucket_end", "conversations"]
     assert rows[1] == ["2024-05-01T00:00:00+08:00", "2024-05-02T00:00:00+08:00", "3", "1", "0.3333", "2", "7",
                        "0.1429", "100.0", "2", "3.0"]
@@ -175,7 +176,7 @@ def test_csv_downloads(service, sue):
     resp = get(sue, service, "/api/insight/report.csv", **PERIOD, kind="breakdowns", channel="wechat")
     assert resp.headers["Content-Disposition"] == \
         'attachment; filename="insight-breakdowns_2024-05-01_2024-05-03_channel-wechat.csv"'
-    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    rows = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
     total = rows[0]
     assert (total["dimension"], total["key"], total["conversations"], total["first_response_p50_seconds"],
             total["csat_average"]) == ("total", "all", "3", "100.0", "3.0")
