@@ -28,7 +28,7 @@ ANSWERED_SLOT = "kb_answered"  # marks a turn the knowledge base answered (ends 
 @lru_cache(maxsize=1)
 def knowledge() -> LiveKnowledgeBase:
     settings = Settings.from_env()
-    return LiveKnowledgeBase(settings.kb_dir, settings.kb_hybrid_weight)
+    return LiveKnowledgeBase(settings.kb_dir, settings.kb_hybrid_weight, poll_seconds=settings.kb_poll_seconds)
 
 
 @lru_cache(maxsize=1)

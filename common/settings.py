@@ -46,6 +46,18 @@ class Settings:
     # timeouts/5xx, circuit breaker opening after that many failures in a row for that many seconds).
     order_backend: str = "sqlite"
     order_api_url: str = ""
+    # Content editors (knowledge/publish.py, docs/knowledge-editing.md): how often a running process
+    # looks for a new live version (seconds); the regression set a publish must pass (comma-separated
+    # query files) with its margins against the version in service and absolute floors
+    # (knowledge/gate.py says why these numbers); "commit" records publishes as git commits of the
+    # corpus when it is in a git work tree, "off" does not.
+    kb_poll_seconds: float = 2.0
+    kb_regression_queries: str = "bench/kb/queries-zh-dev.jsonl,bench/kb/queries-en-dev.jsonl"
+    kb_gate_recall_margin: float = 0.02
+    kb_gate_wrong_margin: float = 0.02
+    kb_gate_min_recall: float = 0.85
+    kb_gate_max_wrong: float = 0.08
+    kb_git: str = "commit"
     order_api_token: str = ""
     order_api_timeout: float = 3.0
     order_api_retries: int = 2
@@ -198,6 +210,7 @@ class Settings:
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
+        self._validate_kb_publishing()
             for part in spec_parts(self.kb_encoder):
                 if part not in ("use", "minilm") and not (part.startswith("st:") and part[3:].strip()):
                     raise EncoderError(f"unknown encoder {part!r}")
@@ -212,6 +225,29 @@ class Settings:
             if not self.order_api_url.startswith(("http://", "https://")):
                 raise ConfigError(f"CS_ORDER_API_URL={self.order_api_url!r}: CS_ORDER_BACKEND=http needs the "
                                   "order API's base URL (http:// or https://)")
+    def _validate_kb_publishing(self) -> None:
+        if not 0.05 <= self.kb_poll_seconds <= 300:
+            raise ConfigError(f"CS_KB_POLL_SECONDS={self.kb_poll_seconds}: seconds, between 0.05 and 300")
+        if self.kb_git not in ("commit", "off"):
+            raise ConfigError(f"CS_KB_GIT={self.kb_git!r}: use 'commit' (git history of the corpus) or 'off'")
+        for name in ("kb_gate_recall_margin", "kb_gate_wrong_margin"):
+            if not 0.0 <= getattr(self, name) <= 0.5:
+                raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a share between 0 and 0.5")
+        for name in ("kb_gate_min_recall", "kb_gate_max_wrong"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a share between 0 and 1")
+        if not self.kb_regression_files:
+            raise ConfigError("CS_KB_REGRESSION_QUERIES: give at least one query file (JSON Lines)")
+
+    @property
+    def kb_regression_files(self) -> tuple:
+        """The regression query files (relative names are under the repository)."""
+        return tuple(ROOT / p.strip() for p in self.kb_regression_queries.split(",") if p.strip())
+
+    @property
+    def kb_publish_log(self) -> Path:
+        return self.var_dir / "kb-publish.jsonl"
+
             if not self.order_api_token:
                 raise ConfigError("CS_ORDER_API_TOKEN is empty: CS_ORDER_BACKEND=http needs the order API's "
                                   "bearer token")

@@ -1,8 +1,9 @@
 """The handoff service and its administration.
 
   python -m handoff serve [--port N]            run the service (agent console at /console/)
-  python -m handoff add-agent ID --name NAME --skills general,orders [--role agent|supervisor]
+  python -m handoff add-agent ID --name NAME --skills general,orders [--role agent|supervisor|editor]
                               [--capacity 3]    add an agent; password from CS_AGENT_PASSWORD or asked
+                                                (editors edit the FAQ and see no conversations: no skills)
   python -m handoff demo-agents                 add demo agents (passwords generated, written to
                                                 var/secrets/demo-agents.txt) unless agents exist
 """
@@ -47,8 +48,9 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     store = open_store(settings)
     if store.agent_row(args.id):
         raise SystemExit(f"agent {args.id!r} exists already")
-    store.add_agent(args.id, args.name, hashed, _skills(args.skills), role=args.role, capacity=args.capacity)
-    print(f"added {args.role} {args.id} ({args.name}), skills {args.skills}, capacity {args.capacity}")
+    skills = [] if args.role == "editor" else _skills(args.skills or "")
+    store.add_agent(args.id, args.name, hashed, skills, role=args.role, capacity=args.capacity)
+    print(f"added {args.role} {args.id} ({args.name}), skills {','.join(skills) or '-'}, capacity {args.capacity}")
     return 0
 
 
@@ -87,8 +89,9 @@ def main(argv=None) -> int:
     add = sub.add_parser("add-agent", help="add an agent or supervisor")
     add.add_argument("id")
     add.add_argument("--name", required=True)
-    add.add_argument("--skills", required=True, help="comma-separated: vip,complaints,after_sales,orders,general")
-    add.add_argument("--role", choices=("agent", "supervisor"), default="agent")
+    add.add_argument("--skills", default="", help="comma-separated: vip,complaints,after_sales,orders,general "
+                     "(agents and supervisors)")
+    add.add_argument("--role", choices=("agent", "supervisor", "editor"), default="agent")
     add.add_argument("--capacity", type=int, default=3)
     sub.add_parser("demo-agents", help="add demo agents if there are none")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 from common.prometheus import AiohttpLatency, aiohttp_metrics_handler
 from common.secrets import handoff_service_token, rasa_api_token
 from common.settings import ROOT, Settings
-from handoff import auth, routing
+from handoff import auth, editor_api, routing
 from handoff.canned import as_dicts, load_canned
 from handoff.delivery import DeliveryWorker
 from handoff.hours import business_hours
@@ -106,7 +106,8 @@ def _session_token(request: web.Request) -> Optional[str]:
     return request.cookies.get(COOKIE)
 
 
-def _agent(request: web.Request) -> dict:
+def _account(request: web.Request) -> dict:
+    """Whoever is logged in: agent, supervisor or editor."""
     store = request.app[STORE]
     agent_id = auth.session_agent(store, _session_token(request))
     row = store.agent_row(agent_id) if agent_id else None
@@ -119,6 +120,14 @@ def _agent_view(store: HandoffStore, row: dict, held: Optional[int] = None) -> d
     if held is None:
         held = next((a.active for a in store.agents() if a.id == row["id"]), 0)
     return {"id": row["id"], "name": row["name"], "role": row["role"], "skills": row["skills"],
+def _agent(request: web.Request) -> dict:
+    """An agent or supervisor: editors (FAQ only) never read or answer customers' conversations."""
+    row = _account(request)
+    if row["role"] not in ("agent", "supervisor"):
+        raise web.HTTPForbidden(reason="this account edits the knowledge base; conversations are for agents")
+    return row
+
+
             "capacity": row["capacity"], "status": row["status"], "active": held}
 
 
@@ -213,7 +222,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return web.json_response({"agent": _agent_view(request.app[STORE], _agent(request))})
+    return web.json_response({"agent": _agent_view(request.app[STORE], _account(request))})
 
 
 async def set_status(request: web.Request) -> web.Response:
@@ -559,7 +568,8 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     from handoff.insight_api import add_insight_routes  # the supervisors' dashboard (it imports this module)
     add_insight_routes(app, settings)
     app.router.add_get("/api/ws", websocket)
-    add_unanswered_routes(app, UnansweredFinder(settings, store), _agent)
+    add_unanswered_routes(app, UnansweredFinder(settings, store), _account)  # editors too
+    editor_api.register(app, settings)  # /api/kb/*: the FAQ editors' API (handoff/editor_api.py)
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)

@@ -43,7 +43,7 @@ def cmd_build(args, settings) -> int:
 
     entries = load_corpus(Path(args.corpus))
     result = build_index(entries, Path(args.out), settings.kb_build_options, force=args.force,
-                         progress=None if args.quiet else progress_bars())
+                         progress=None if args.quiet else progress_bars(), corpus_dir=Path(args.corpus))
     m = result.manifest
     if not result.changed:
         print(f"up to date: {m.version} ({m.entries} entries, {m.rows} questions, encoder {m.encoder})")

@@ -10,6 +10,7 @@ Layout under the index root (default ``var/kb``)::
         embeddings.npy              row vectors (float32), reused by the next build for unchanged questions
         index.faiss                 FAISS inner-product index over the rows (flat when small, HNSW when large)
         head.npz                    per-entry linear classifier over the same vectors (small and mid corpora)
+        corpus/                     copy of the YAML files it was built from (builds from a corpus folder)
 
 A build writes into a hidden ``.partial`` folder and renames it when complete, then points CURRENT at it,
 so a reader never sees half a version. Building an unchanged corpus with the same encoder is a no-op.
@@ -36,6 +37,7 @@ FORMAT = 2
 FLAT_MAX_ROWS = 10_000      # above, HNSW: exact search of one query costs ~12 ms at 40k rows, HNSW ~2 ms at 400k
 HEAD_MAX_ENTRIES = 2_000    # above this, training the classifier costs more than it helps; kNN only
 KEEP_VERSIONS = 3          # adapted models weigh ~90 MB per version
+CORPUS_COPY = "corpus"     # the corpus files a version was built from (for rollback)
 
 
 class KnowledgeIndexError(RuntimeError):
@@ -162,9 +164,10 @@ def set_current(root: Path, version_path: Path) -> None:
 
 # --- building ------------------------------------------------------------------------------
 
-def _cached_vectors(root: Path, part: Encoder) -> Dict[str, np.ndarray]:
-    """Vectors of questions embedded by the newest earlier build with the same (unadapted) encoder part."""
-    for path in reversed(list_versions(root)):
+def _cached_vectors(root: Path, part: Encoder, also: Sequence[Path] = ()) -> Dict[str, np.ndarray]:
+    """Vectors of questions embedded by the newest earlier build with the same (unadapted) encoder part
+    (under `root`, else under the roots in `also`)."""
+    for path in [p for r in (root, *also) for p in reversed(list_versions(r))]:
         try:
             manifest = read_manifest(path)
             position = next((k for k, info in enumerate(manifest.parts)
@@ -202,8 +205,12 @@ Progress = Callable[[str, int, int], None]
 
 def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, *, force: bool = False,
                 progress: Optional[Progress] = None, batch_size: int = 64,
-                make_current: bool = True) -> BuildResult:
-    """Embed and index `entries` as a new version under `root` (no-op when nothing changed)."""
+                make_current: bool = True, corpus_dir: Optional[Path] = None,
+                cache_from: Sequence[Path] = ()) -> BuildResult:
+    """Embed and index `entries` as a new version under `root` (no-op when nothing changed).
+
+    `corpus_dir`: the YAML files the entries were read from are copied into the version (`corpus/`), so
+    a rollback can restore them; `cache_from`: other index roots whose vectors may be reused."""
     import faiss
 
     from knowledge.encoders import SentenceTransformerEncoder, combine, load_encoder, spec_parts
@@ -252,7 +259,7 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, True))
                 part_encoders.append(adapted)
             else:
-                cache = {} if force else _cached_vectors(root, part)
+                cache = {} if force else _cached_vectors(root, part, cache_from)
                 vectors, fresh = _embed(part, texts, cache, batch_size, progress, f"embed {part.name}")
                 encoded, reused = encoded + fresh, reused + len(set(texts)) - fresh
                 infos.append(PartInfo(spec, part.name, part.version, part.dim, False))
@@ -276,6 +283,8 @@ def build_index(entries: Sequence[FaqEntry], root: Path, options: BuildOptions, 
             head.save(partial / "head.npz")
             if progress:
                 progress("classifier", 1, 1)
+        if corpus_dir is not None:
+            snapshot_corpus(Path(corpus_dir), partial / CORPUS_COPY)
         (partial / "entries.json").write_text(
             json.dumps([entry_record(e) for e in entries], ensure_ascii=False), encoding="utf-8")
         (partial / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
@@ -314,15 +323,28 @@ def _embed(encoder: Encoder, texts: Sequence[str], cache: Dict[str, np.ndarray],
 
 
 def build_from_corpus(corpus_dir: Path, root: Path, options: BuildOptions, **kwargs) -> BuildResult:
-    return build_index(load_corpus(corpus_dir), root, options, **kwargs)
+    """Build from the corpus folder, keeping a copy of its files in the version."""
+    return build_index(load_corpus(corpus_dir), root, options, corpus_dir=corpus_dir, **kwargs)
 
 
-def prune(root: Path, keep: int = KEEP_VERSIONS) -> None:
-    """Delete old versions, keeping the newest `keep` and always the live one."""
+def corpus_files(directory: Path) -> List[Path]:
+    directory = Path(directory)
+    return sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")], key=lambda p: p.name)
+
+
+def snapshot_corpus(corpus_dir: Path, into: Path) -> None:
+    """Copy the corpus files (*.yml, *.yaml) into `into` (created)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for path in corpus_files(corpus_dir):
+        shutil.copy2(path, into / path.name)
+
+
+def prune(root: Path, keep: int = KEEP_VERSIONS, protect: Sequence[str] = ()) -> None:
+    """Delete old versions, keeping the newest `keep`, always the live one and those named in `protect`."""
     live = current_version(root)
     versions = list_versions(root)
     for path in versions[:-keep] if keep else versions:
-        if live is not None and path.resolve() == live.resolve():
+        if live is not None and path.resolve() == live.resolve() or path.name in protect:
             continue
         shutil.rmtree(path, ignore_errors=True)
     for stale in (Path(root) / "versions").glob(".*.partial"):

@@ -13,7 +13,7 @@ def ensure_index(settings: Settings, quiet: bool = False) -> BuildResult:
     if not quiet:
         print(f"==> knowledge base: {len(entries)} FAQ entries from {settings.faq_dir}", flush=True)
     result = build_index(entries, settings.kb_dir, settings.kb_build_options,
-                         progress=None if quiet else progress_bars())
+                         progress=None if quiet else progress_bars(), corpus_dir=settings.faq_dir)
     if not quiet:
         state = "built" if result.changed else "up to date"
         print(f"==> knowledge base {state}: {result.manifest.version}", flush=True)
