@@ -127,6 +127,25 @@ class Settings:
     rate_login_ip_per_minute: float = 10.0
     rate_login_ip_burst: int = 20
     trusted_proxies: str = ""
+    # Proactive notifications (proactive/, docs/proactive.md): "on" (a shop turns them on deliberately:
+    # they message customers unasked) or "off" (the default: no scheduler process); the service's
+    # port (health, metrics); seconds between rounds; quiet hours in the shop's time
+    # (CS_HANDOFF_UTC_OFFSET; "HH:MM-HH:MM", may wrap past midnight, or "off"); at most rate_count
+    # notifications per customer in rate_hours (0 = no limit); WeChat's customer-service window (hours
+    # after the customer's last message); a parcel is late promise_hours after shipping and stalled
+    # after stale_hours without a tracking update; events older than lookback_hours are not news; a
+    # notification's outcome is what the customer did within outcome_hours.
+    proactive: str = "off"
+    proactive_port: int = 5070
+    proactive_interval: float = 60.0
+    proactive_quiet_hours: str = "22:00-08:00"
+    proactive_rate_count: int = 2
+    proactive_rate_hours: float = 24.0
+    proactive_window_hours: float = 48.0
+    proactive_promise_hours: float = 72.0
+    proactive_stale_hours: float = 24.0
+    proactive_lookback_hours: float = 72.0
+    proactive_outcome_hours: float = 24.0
     log_level: str = "INFO"
 
     @property
@@ -207,6 +226,7 @@ class Settings:
         self._validate_handoff()
         self._validate_channels()
         self._validate_rate_limits()
+        self._validate_proactive()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -337,6 +357,39 @@ class Settings:
     @property
     def channels_db(self) -> Path:
         return self.var_dir / "channels.sqlite3"
+
+    @property
+    def proactive_db(self) -> Path:
+        return self.var_dir / "proactive.sqlite3"
+
+    @property
+    def tracker_db(self) -> Path:
+        """Rasa's SQLite tracker store (endpoints.yml; ops/services.py gives Rasa this path)."""
+        return self.var_dir / "rasa-tracker.sqlite3"
+
+    def _validate_proactive(self) -> None:
+        from proactive.policy import parse_quiet_hours
+
+        if self.proactive not in ("on", "off"):
+            raise ConfigError(f"CS_PROACTIVE={self.proactive!r}: 'on' or 'off'")
+        if not 1 <= self.proactive_port <= 65535:
+            raise ConfigError(f"CS_PROACTIVE_PORT={self.proactive_port}: a port must be between 1 and 65535")
+        if not 0.05 <= self.proactive_interval <= 86400:
+            raise ConfigError(f"CS_PROACTIVE_INTERVAL={self.proactive_interval}: seconds, between 0.05 and 86400")
+        try:
+            parse_quiet_hours(self.proactive_quiet_hours)
+        except ValueError as exc:
+            raise ConfigError(f"CS_PROACTIVE_QUIET_HOURS: {exc}") from None
+        if not 0 <= self.proactive_rate_count <= 100:
+            raise ConfigError(f"CS_PROACTIVE_RATE_COUNT={self.proactive_rate_count}: between 0 (no limit) and 100")
+        for name in ("rate_hours", "window_hours", "promise_hours", "stale_hours", "lookback_hours",
+                     "outcome_hours"):
+            value = getattr(self, f"proactive_{name}")
+            if not 0 < value <= 24 * 90:
+                raise ConfigError(f"CS_PROACTIVE_{name.upper()}={value}: hours, more than 0 and at most 2160")
+        if self.proactive_window_hours > 48:
+            raise ConfigError(f"CS_PROACTIVE_WINDOW_HOURS={self.proactive_window_hours}: WeChat allows "
+                              "customer-service messages only within 48 hours of the customer's last message")
 
     @property
     def kb_thresholds(self):

@@ -70,4 +70,15 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
         url=f"{settings.handoff_url}/console/",
         env=common_env,
     )
-    return [handoff, actions, rasa, webchat]
+    services = [handoff, actions, rasa, webchat]
+    if settings.proactive == "on":
+        # Proactive notifications (proactive/): the scheduler; health and metrics on its port.
+        services.append(ServiceSpec(
+            name="proactive",
+            argv=[str(VENV_BIN / "python"), "-m", "proactive", "serve", "--port", str(settings.proactive_port)],
+            port=settings.proactive_port,
+            health_url=f"http://{settings.host}:{settings.proactive_port}/health",
+            url=f"http://{settings.host}:{settings.proactive_port}/metrics",
+            env=common_env,
+        ))
+    return services

@@ -1,0 +1,60 @@
+"""What the customer did after a notification, from the conversation's events in Rasa's tracker store
+(the same record the insight reports read): within `window` of the notification,
+
+- a hand-over to a person (intent `request_human`, e.g. the "talk to a person" button, or any
+  `action_handoff`)                  -> "asked_for_person"
+- any other message of theirs        -> "opened_conversation"
+- nothing by the end of the window   -> "nothing"
+
+`classify` is pure; `TrackerEvents` reads the SQLite tracker store read-only. An outcome is recorded
+as soon as there is one and upgraded ("opened" -> "asked") until the window ends, then final.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Iterable, List, Optional, Tuple
+
+ASKED, OPENED, NOTHING = "asked_for_person", "opened_conversation", "nothing"
+
+# (type_name, intent_name, action_name, timestamp) of one event
+EventRow = Tuple[str, Optional[str], Optional[str], float]
+
+
+def classify(events: Iterable[EventRow], sent_at: datetime, now: datetime, window: timedelta
+             ) -> Tuple[Optional[str], bool]:
+    """(outcome so far or None, final?) from the conversation's events after the notification."""
+    start, end = sent_at.timestamp(), (sent_at + window).timestamp()
+    outcome = None
+    for type_name, intent, action, timestamp in events:
+        if not start < timestamp <= end:
+            continue
+        if (type_name == "user" and intent == "request_human") or (type_name == "action" and action == "action_handoff"):
+            outcome = ASKED
+        elif type_name == "user" and intent and not intent.startswith("EXTERNAL_") and outcome is None:
+            outcome = OPENED
+    final = now >= sent_at + window
+    if outcome is None and final:
+        outcome = NOTHING
+    return outcome, final
+
+
+class TrackerEvents:
+    def __init__(self, tracker_db: Path) -> None:
+        self.path = Path(tracker_db)
+
+    def after(self, conversation: str, since: datetime) -> List[EventRow]:
+        if not self.path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            return db.execute("SELECT type_name, intent_name, action_name, timestamp FROM events WHERE sender_id = ? "
+                              "AND timestamp > ? AND type_name IN ('user', 'action') ORDER BY id",
+                              (conversation, since.timestamp())).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        finally:
+            db.close()

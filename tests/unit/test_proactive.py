@@ -1,0 +1,365 @@
+"""Proactive notifications, the pure core and the store (proactive/): rules and policy with fixed
+clocks, texts, atomic claims by threads and processes, and scheduler rounds over fakes."""
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+from bot.channels.customers import CustomerDirectory
+from common.settings import ConfigError, Settings
+from orders.model import Address, AfterSalesRequest, Customer, LogisticsEvent, Order, OrderItem
+from proactive import policy, rules
+from proactive.facts import ChannelReach
+from proactive.model import Candidate, CustomerFacts, OrderFacts, Reach
+from proactive.outcomes import ASKED, NOTHING, OPENED, classify
+from proactive.scheduler import INTENT, Scheduler, SchedulerConfig
+from proactive.store import NotificationStore
+from proactive.texts import render
+
+UTC = timezone.utc
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in the shop (+08:00)
+ADDRESS = Address("张三", "13800000000", "浙江省", "杭州市", "西湖区", "文三路 1 号")
+ITEM = OrderItem("SKU-1", "保温杯", "Vacuum flask", 2, 4950)
+
+
+def order(number="260101000001", status="shipped", shipped_hours_ago=100.0, customer="C1") -> Order:
+    shipped = NOW - timedelta(hours=shipped_hours_ago)
+    return Order(number=number, customer_id=customer, status=status, items=(ITEM,), total=9900,
+                 created_at=shipped - timedelta(days=1), address=ADDRESS, paid_at=shipped - timedelta(hours=20),
+                 shipped_at=shipped, carrier="YTO", tracking_number="YT123")
+
+
+def event(hours_ago: float, code="in_transit") -> LogisticsEvent:
+    return LogisticsEvent(NOW - timedelta(hours=hours_ago), code, "杭州", "运输中", "In transit")
+
+
+def request(state="completed", type_="refund", number="AS1") -> AfterSalesRequest:
+    return AfterSalesRequest(number, "260101000001", "SKU-1", type_, "damaged", state, NOW - timedelta(days=3))
+
+
+def facts(*orders: OrderFacts, language="zh", customer="C1") -> CustomerFacts:
+    return CustomerFacts(Customer(customer, "张三", "13800000000", language=language), tuple(orders))
+
+
+# --- rules --------------------------------------------------------------------------------------------
+
+def test_a_parcel_past_its_promise_without_updates_is_late_once_per_stall():
+    stalled = OrderFacts(order(shipped_hours_ago=100), (event(99, "picked_up"), event(30)))
+    [c] = rules.candidates([facts(stalled)], NOW)
+    assert c.kind == "logistics_delay" and c.params["hours"] == "30" and c.order_number == "260101000001"
+    assert c.event_time == NOW - timedelta(hours=6)  # 24 h after the last update, past the 72-h promise
+    assert rules.candidates([facts(stalled)], NOW + timedelta(hours=1))[0].dedupe_key == c.dedupe_key
+    moved = OrderFacts(stalled.order, stalled.logistics + (event(-25),))  # moves, then stalls again
+    assert rules.candidates([facts(moved)], NOW + timedelta(hours=50))[0].dedupe_key != c.dedupe_key
+
+
+@pytest.mark.parametrize("shipped, last_update, why", [
+    (50, 40, "within the promise"), (100, 10, "updated lately"), (400, 300, "old history")])
+def test_no_delay_while_promised_updated_or_long_past(shipped, last_update, why):
+    assert rules.candidates([facts(OrderFacts(order(shipped_hours_ago=shipped), (event(last_update),)))], NOW) == [], why
+
+
+def test_a_delivery_exception_is_a_failed_delivery_not_a_delay():
+    failed = OrderFacts(order(shipped_hours_ago=100), (event(60), event(2, "exception")))
+    [c] = rules.candidates([facts(failed)], NOW)
+    assert c.kind == "delivery_failed" and c.event_time == NOW - timedelta(hours=2)
+    delivered = OrderFacts(order(status="delivered"), (event(3, "exception"), event(1, "delivered")))
+    assert rules.candidates([facts(delivered)], NOW) == []
+
+
+def test_request_rules_refund_completed_and_waiting_on_the_customer():
+    o = order(status="after_sales")
+    found = rules.candidates([facts(OrderFacts(o, (), (request("completed", "refund", "AS1"),
+                                                       request("approved", "return", "AS2"),
+                                                       request("approved", "refund", "AS3"),
+                                                       request("open", "exchange", "AS4"))))], NOW)
+    assert [(c.kind, c.params["request_number"]) for c in found] == [("refund_completed", "AS1"),
+                                                                      ("after_sales_waiting", "AS2")]
+    assert found[0].params["amount"] == "99.00" and found[0].event_time is None
+
+
+def test_texts_in_both_languages_with_track_and_person_buttons():
+    params = {"order_number": "260101000001", "hours": "30"}
+    zh, buttons = render("logistics_delay", "zh", params)
+    en, en_buttons = render("logistics_delay", "en", params)
+    assert "260101000001" in zh and "30 小时" in zh and "退订" in zh
+    assert "30 hours" in en and "unsubscribe" in en
+    assert buttons == [{"title": "查看物流", "payload": '/ask_logistics{"order_number": "260101000001"}'},
+                       {"title": "转人工", "payload": "/request_human"}]
+    assert [b["title"] for b in en_buttons] == ["Track parcel", "Talk to a person"]
+    assert render("refund_completed", "en", {"order_number": "1"})[1][0]["payload"].startswith("/ask_order_status")
+
+
+# --- policy -------------------------------------------------------------------------------------------
+
+CANDIDATE = Candidate("logistics_delay", "C1", "260101000001", "k", NOW, "zh")
+WECHAT = Reach("wechat", "openid", NOW - timedelta(hours=1))
+
+
+def decide(**kw):
+    args = dict(now=NOW, happened_at=NOW, reach=WECHAT, opted_out=False, sent_recently=0,
+                config=policy.PolicyConfig())
+    args.update(kw)
+    return policy.decide(CANDIDATE, **args)
+
+
+def test_policy_sends_and_says_why_not():
+    assert decide().action == "send"
+    assert decide(opted_out=True).reason == "opted_out"
+    assert decide(reach=None).reason == "no_channel"
+    assert decide(reach=Reach("socketio", "sid", NOW)).reason == "channel_cannot_push"
+    assert decide(reach=Reach("wechat", "o", NOW - timedelta(hours=49))).reason == "outside_window"
+    assert decide(reach=Reach("wechat", "o", None)).reason == "outside_window"  # linked, never wrote
+    assert decide(reach=Reach("app", "u", NOW - timedelta(days=30))).action == "send"  # no window in the app
+    assert decide(reach=Reach("wecom", "u", NOW - timedelta(days=30))).action == "send"
+    assert decide(sent_recently=2).reason == "rate_limited"
+    assert decide(sent_recently=5, config=policy.PolicyConfig(rate_count=0)).action == "send"
+    assert decide(happened_at=NOW - timedelta(hours=73)).reason == "expired"
+
+
+@pytest.mark.parametrize("local_time, until", [
+    ("23:30", "08:00"), ("03:00", "08:00"), ("07:59", "08:00"), ("08:00", None), ("21:59", None)])
+def test_quiet_hours_wrap_past_midnight_in_the_shops_time(local_time, until):
+    h, m = map(int, local_time.split(":"))
+    now = datetime(2026, 11, 20, h, m, tzinfo=timezone(timedelta(hours=8))).astimezone(UTC)
+    decision = decide(now=now, happened_at=now)
+    if until is None:
+        assert decision.action == "send"
+    else:
+        assert decision.action == "postpone" and decision.reason == "quiet_hours"
+        local = decision.retry_at.astimezone(timezone(timedelta(hours=8)))
+        assert local.strftime("%H:%M") == until and decision.retry_at > now
+        assert decision.retry_at - now < timedelta(hours=10)
+
+
+def test_quiet_hours_setting_is_validated():
+    assert policy.parse_quiet_hours("off") is None
+    assert policy.parse_quiet_hours("22:00-08:00") == (1320, 480)
+    for bad in ("22-08", "25:00-08:00", "08:00-08:00"):
+        with pytest.raises(ValueError):
+            policy.parse_quiet_hours(bad)
+    with pytest.raises(ConfigError, match="CS_PROACTIVE_QUIET_HOURS"):
+        Settings.from_env({"CS_PROACTIVE_QUIET_HOURS": "late"})
+    with pytest.raises(ConfigError, match="48 hours"):
+        Settings.from_env({"CS_PROACTIVE_WINDOW_HOURS": "72"})
+    with pytest.raises(ConfigError, match="CS_PROACTIVE="):
+        Settings.from_env({"CS_PROACTIVE": "maybe"})
+
+
+def test_outcomes_from_the_conversation():
+    sent, window = NOW, timedelta(hours=24)
+    later = sent.timestamp() + 60
+    assert classify([], sent, NOW, window) == (None, False)
+    assert classify([("user", "EXTERNAL_notification", None, later)], sent, NOW, window) == (None, False)
+    assert classify([("user", "ask_logistics", None, later)], sent, NOW, window) == (OPENED, False)
+    assert classify([("user", "ask_logistics", None, later), ("user", "request_human", None, later + 1)],
+                    sent, NOW, window) == (ASKED, False)
+    assert classify([("user", "greet", None, sent.timestamp() + 90000)], sent, NOW + timedelta(hours=25),
+                    window) == (NOTHING, True)
+
+
+# --- store --------------------------------------------------------------------------------------------
+
+def candidate(key="k1", customer="C1", event_time=NOW) -> Candidate:
+    return Candidate("logistics_delay", customer, "260101000001", key, event_time, "zh", {"order_number": "1"})
+
+
+def test_offer_records_each_event_once_and_the_first_round_is_the_baseline(tmp_path):
+    store = NotificationStore(tmp_path / "p.sqlite3")
+    old_request = Candidate("refund_completed", "C1", "1", "r-old", None, "zh")
+    assert store.offer([candidate(), old_request], NOW) == 2
+    assert store.offer([candidate(), old_request], NOW) == 0
+    assert store.get("r-old").state == "skipped" and store.get("r-old").reason == "before_start"
+    assert store.get("k1").state == "queued"
+    new_request = Candidate("refund_completed", "C1", "1", "r-new", None, "zh")
+    store.offer([new_request], NOW + timedelta(minutes=1))
+    assert store.get("r-new").state == "queued"
+    assert store.get("r-new").happened_at == NOW + timedelta(minutes=1)  # first sighting stands in
+
+
+def test_two_threads_claim_one_notification_once(tmp_path):
+    store = NotificationStore(tmp_path / "p.sqlite3")
+    store.offer([candidate(f"k{i}", customer=f"C{i}") for i in range(20)], NOW)
+    won: Dict[str, List[int]] = {"a": [], "b": []}
+    barrier = threading.Barrier(2)
+
+    def worker(name):
+        own = NotificationStore(store.path)
+        barrier.wait()
+        for n in own.due(NOW):
+            if own.claim(n.id, name, NOW):
+                won[name].append(n.id)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in won]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(won["a"] + won["b"]) == [n.id for n in store.all()]  # each exactly once
+
+
+def _claim_all(path: str, name: str, start, results) -> None:
+    store = NotificationStore(Path(path))
+    start.wait()
+    results.put((name, [n.id for n in store.due(NOW) if store.claim(n.id, name, NOW)]))
+
+
+def test_two_processes_claim_each_notification_once(tmp_path):
+    store = NotificationStore(tmp_path / "p.sqlite3")
+    store.offer([candidate(f"k{i}", customer=f"C{i}") for i in range(40)], NOW)
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(str(store.path), f"p{i}", start, results)) for i in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    claimed = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    ids = [i for _, got in claimed for i in got]
+    assert sorted(ids) == list(range(1, 41)) and len(ids) == len(set(ids))
+
+
+def test_one_customer_is_handled_by_one_worker_at_a_time_and_stale_claims_are_not_resent(tmp_path):
+    store = NotificationStore(tmp_path / "p.sqlite3")
+    store.offer([candidate("a"), candidate("b")], NOW)
+    a, b = store.due(NOW)
+    assert store.claim(a.id, "w1", NOW)
+    assert not store.claim(b.id, "w2", NOW)  # same customer: waits until w1 is done
+    assert store.expire_claims(NOW + timedelta(minutes=5), lease=600) == 0
+    assert store.expire_claims(NOW + timedelta(minutes=11), lease=600) == 1
+    assert store.get("a").reason == "interrupted"
+    store.sent(a.id, "w1", NOW, "wechat", "customer:C1")  # too late: the crashed claim stays closed
+    assert store.get("a").state == "skipped"
+    assert store.claim(b.id, "w2", NOW)
+
+
+# --- scheduler over fakes -------------------------------------------------------------------------------
+
+class FakeBackend:
+    def __init__(self, customers: Dict[str, CustomerFacts]) -> None:
+        self.customers = customers
+
+    async def get_customer(self, customer_id, *, request_id=""):
+        f = self.customers.get(customer_id)
+        return f.customer if f else None
+
+    async def recent_orders(self, customer_id, limit=5, *, request_id=""):
+        return [o.order for o in self.customers[customer_id].orders]
+
+    async def logistics(self, number, *, request_id=""):
+        return list(self._facts(number).logistics)
+
+    async def after_sales_requests(self, number, *, request_id=""):
+        return list(self._facts(number).requests)
+
+    def _facts(self, number) -> OrderFacts:
+        return next(o for f in self.customers.values() for o in f.orders if o.order.number == number)
+
+    async def close(self):
+        pass
+
+
+class FakeEvents:
+    def __init__(self):
+        self.rows = []
+
+    def after(self, conversation, since):
+        return [r for r in self.rows if r[3] > since.timestamp()]
+
+
+def stalled(customer: str, number: str) -> OrderFacts:
+    return OrderFacts(order(number=number, customer=customer), (event(30),))
+
+
+def wechat_message(directory: CustomerDirectory, openid: str, customer: str, at: datetime) -> None:
+    """The shop's back end links the OpenID, then the customer writes on WeChat at `at`."""
+    directory.link("wechat", openid, customer, now=(at - timedelta(days=10)).timestamp())
+    directory.route("wechat", openid, sticky=True, now=at.timestamp())
+
+
+@pytest.fixture
+def world(tmp_path):
+    directory = CustomerDirectory(tmp_path / "channels.sqlite3")
+    backend = FakeBackend({"C1": facts(stalled("C1", "260101000001"), stalled("C1", "260101000002"),
+                                       stalled("C1", "260101000003"), customer="C1"),
+                           "C2": facts(stalled("C2", "260101000004"), customer="C2", language="en")})
+    sent: List[tuple] = []
+    clock = {"now": NOW}
+
+    async def send(sender, intent, entities):
+        sent.append((sender, intent, entities))
+
+    def scheduler(worker="w1"):
+        return Scheduler(NotificationStore(tmp_path / "p.sqlite3"), ChannelReach(tmp_path / "channels.sqlite3"),
+                         backend, send, events, SchedulerConfig(), clock=lambda: clock["now"], worker=worker)
+
+    events = FakeEvents()
+    return directory, scheduler, sent, clock, events
+
+
+async def test_rounds_send_in_the_customers_language_limit_and_never_repeat(world):
+    directory, scheduler, sent, clock, events = world
+    wechat_message(directory, "openid-1", "C1", NOW - timedelta(hours=1))
+    directory.route("app", "app-2", "C2", now=(NOW - timedelta(days=5)).timestamp())
+    s = scheduler()
+    report = await s.run_once()
+    assert report.new == 4 and report.sent == 3 and report.skipped == 1  # C1: 2 then rate limited
+    assert {x[0] for x in sent} == {"customer:C1", "customer:C2"} and {x[1] for x in sent} == {INTENT}
+    c2 = next(x[2] for x in sent if x[0] == "customer:C2")
+    assert c2["notification_kind"] == "logistics_delay" and c2["notification_language"] == "en"
+    assert json.loads(c2["notification_params"])["order_number"] == "260101000004"
+    assert [n.reason for n in s.store.all("C1") if n.state == "skipped"] == ["rate_limited"]
+    again = await s.run_once()
+    assert again.sent == 0 and len(sent) == 3
+    # the customer answered: the notification opened a conversation
+    events.rows.append(("user", "ask_logistics", None, NOW.timestamp() + 30))
+    clock["now"] = NOW + timedelta(minutes=1)
+    await s.run_once()
+    assert {n.outcome for n in s.store.all("C2")} == {OPENED}
+
+
+async def test_outside_the_window_opted_out_and_quiet_hours(world):
+    directory, scheduler, sent, clock, events = world
+    wechat_message(directory, "openid-1", "C1", NOW - timedelta(hours=50))
+    directory.route("app", "app-2", "C2", now=NOW.timestamp())
+    s = scheduler()
+    s.store.opt_out("C2", NOW)
+    await s.run_once()
+    assert sent == []
+    assert {n.reason for n in s.store.all("C1")} == {"outside_window"}
+    assert {n.reason for n in s.store.all("C2")} == {"opted_out"}
+
+    s.store.opt_in("C2")
+    backend_night = NOW.replace(hour=16)  # 00:00 in the shop: quiet
+    clock["now"] = backend_night
+    s.backend.customers["C2"] = facts(OrderFacts(order(number="260101000009", customer="C2",
+                                                       shipped_hours_ago=112), (event(42),)),
+                                      customer="C2", language="en")
+    await s.run_once()
+    [waiting] = [n for n in s.store.all("C2") if n.state == "queued"]
+    assert waiting.reason == "quiet_hours" and sent == []
+    clock["now"] = NOW.replace(hour=23, minute=59)  # 07:59 next morning, still quiet
+    await s.run_once()
+    assert sent == []
+    clock["now"] = NOW.replace(hour=23, minute=59) + timedelta(minutes=2)  # 08:01
+    await s.run_once()
+    assert [x[0] for x in sent] == ["customer:C2"]
+
+
+async def test_two_schedulers_on_one_store_send_once(world):
+    directory, scheduler, sent, clock, events = world
+    directory.route("app", "app-1", "C1", now=NOW.timestamp())
+    directory.route("app", "app-2", "C2", now=NOW.timestamp())
+    a, b = scheduler("a"), scheduler("b")
+    a.config = b.config = SchedulerConfig(policy=policy.PolicyConfig(rate_count=0))
+    await asyncio.gather(a.run_once(), b.run_once(), a.run_once(), b.run_once())
+    keys = [json.loads(x[2]["notification_params"])["order_number"] for x in sent]
+    assert sorted(keys) == ["260101000001", "260101000002", "260101000003", "260101000004"]
