@@ -235,6 +235,8 @@ class HandoffService:
         row = self.store.agent_row(agent_id)
         if row is None:
             raise NotAllowed(f"no agent {agent_id}")
+        if row["role"] not in ("agent", "supervisor"):  # e.g. editors: FAQ only, never customers
+            raise NotAllowed("only agents and supervisors handle conversations")
         return row
 
     def may_see(self, agent: dict, conversation: Conversation) -> bool:
@@ -258,6 +260,7 @@ class HandoffService:
         return conversation
 
     def decline(self, conversation_id: int, agent_id: str) -> Conversation:
+        self._agent(agent_id)
         current = self._existing(conversation_id)
         if current.agent_id != agent_id:
             raise NotAllowed("this conversation is not offered to you")
@@ -268,6 +271,7 @@ class HandoffService:
         return conversation
 
     def reply(self, conversation_id: int, agent_id: str, text: str) -> Message:
+        self._agent(agent_id)  # the store refuses (409) unless it is active with this agent
         message = self.store.add_message(conversation_id, "agent", text, agent_id=agent_id, deliver=True)
         conversation = self.store.get(conversation_id)
         self.emit(Event("message", conversation, message))
