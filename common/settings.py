@@ -41,11 +41,6 @@ class Settings:
     kb_hybrid_weight: float = 0.0
     # Messages no entry answers (zh/en lists): the classifier's "none of these" class; "none" for none.
     kb_negatives: str = "data/kb/out_of_scope.yml"
-    # Orders: "sqlite" (embedded, seeded from data/orders/demo-orders.yml) or "http" (an external order
-    # API, docs/order-api.md: base URL + bearer token, timeout in seconds per attempt, retries on
-    # timeouts/5xx, circuit breaker opening after that many failures in a row for that many seconds).
-    order_backend: str = "sqlite"
-    order_api_url: str = ""
     # Content editors (knowledge/publish.py, docs/knowledge-editing.md): how often a running process
     # looks for a new live version (seconds); the regression set a publish must pass (comma-separated
     # query files) with its margins against the version in service and absolute floors
@@ -58,6 +53,11 @@ class Settings:
     kb_gate_min_recall: float = 0.85
     kb_gate_max_wrong: float = 0.08
     kb_git: str = "commit"
+    # Orders: "sqlite" (embedded, seeded from data/orders/demo-orders.yml) or "http" (an external order
+    # API, docs/order-api.md: base URL + bearer token, timeout in seconds per attempt, retries on
+    # timeouts/5xx, circuit breaker opening after that many failures in a row for that many seconds).
+    order_backend: str = "sqlite"
+    order_api_url: str = ""
     order_api_token: str = ""
     order_api_timeout: float = 3.0
     order_api_retries: int = 2
@@ -222,6 +222,7 @@ class Settings:
             raise ConfigError(f"CS_KB_HYBRID_WEIGHT={self.kb_hybrid_weight}: must be in [0, 1)")
         if not 0 <= self.kb_adapt_epochs <= 20:
             raise ConfigError(f"CS_KB_ADAPT_EPOCHS={self.kb_adapt_epochs}: must be between 0 and 20")
+        self._validate_kb_publishing()
         self._validate_orders()
         self._validate_handoff()
         self._validate_channels()
@@ -230,7 +231,6 @@ class Settings:
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
-        self._validate_kb_publishing()
             for part in spec_parts(self.kb_encoder):
                 if part not in ("use", "minilm") and not (part.startswith("st:") and part[3:].strip()):
                     raise EncoderError(f"unknown encoder {part!r}")
@@ -238,13 +238,6 @@ class Settings:
             raise ConfigError(f"CS_KB_ENCODER={self.kb_encoder!r}: {exc}; use 'use', 'minilm', "
                               "'st:<local model path>' or parts joined with '+'") from None
 
-    def _validate_orders(self) -> None:
-        if self.order_backend not in ("sqlite", "http"):
-            raise ConfigError(f"CS_ORDER_BACKEND={self.order_backend!r}: use 'sqlite' or 'http'")
-        if self.order_backend == "http":
-            if not self.order_api_url.startswith(("http://", "https://")):
-                raise ConfigError(f"CS_ORDER_API_URL={self.order_api_url!r}: CS_ORDER_BACKEND=http needs the "
-                                  "order API's base URL (http:// or https://)")
     def _validate_kb_publishing(self) -> None:
         if not 0.05 <= self.kb_poll_seconds <= 300:
             raise ConfigError(f"CS_KB_POLL_SECONDS={self.kb_poll_seconds}: seconds, between 0.05 and 300")
@@ -268,6 +261,13 @@ class Settings:
     def kb_publish_log(self) -> Path:
         return self.var_dir / "kb-publish.jsonl"
 
+    def _validate_orders(self) -> None:
+        if self.order_backend not in ("sqlite", "http"):
+            raise ConfigError(f"CS_ORDER_BACKEND={self.order_backend!r}: use 'sqlite' or 'http'")
+        if self.order_backend == "http":
+            if not self.order_api_url.startswith(("http://", "https://")):
+                raise ConfigError(f"CS_ORDER_API_URL={self.order_api_url!r}: CS_ORDER_BACKEND=http needs the "
+                                  "order API's base URL (http:// or https://)")
             if not self.order_api_token:
                 raise ConfigError("CS_ORDER_API_TOKEN is empty: CS_ORDER_BACKEND=http needs the order API's "
                                   "bearer token")
