@@ -20,6 +20,7 @@ from typing import Optional
 from aiohttp import WSMsgType, web
 
 from common.prometheus import AiohttpLatency, aiohttp_metrics_handler
+from common.ratelimit import TokenBuckets, client_ip, parse_proxies, retry_after_header
 from common.secrets import handoff_service_token, rasa_api_token
 from common.settings import ROOT, Settings
 from handoff import auth, editor_api, routing
@@ -47,7 +48,10 @@ CANNED = web.AppKey("canned", list)
 TASKS = web.AppKey("tasks", list)
 FAILED_LOGINS = web.AppKey("failed_logins", dict)
 PROMETHEUS = web.AppKey("prometheus", HandoffMetrics)
+LOGIN_IPS = web.AppKey("login_ips", TokenBuckets)
+PROXIES = web.AppKey("proxies", frozenset)
 LOGIN_LIMIT, LOGIN_LOCK_SECONDS = 5, 300
+MAX_FAILED_ACCOUNTS = 10_000  # accounts with recent failures remembered (bounded: ids are the caller's)
 
 
 # --- errors and bodies ---------------------------------------------------------------------------
@@ -133,9 +137,12 @@ def _agent_view(store: HandoffStore, row: dict, held: Optional[int] = None) -> d
 
 def _conversation_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        number = int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound(reason="no such conversation") from None
+    if not 0 < number < 2 ** 63:  # beyond SQLite's and PostgreSQL's integers: none such
+        raise web.HTTPNotFound(reason="no such conversation")
+    return number
 
 
 # --- bot-facing ---------------------------------------------------------------------------------
@@ -178,23 +185,50 @@ async def csat(request: web.Request) -> web.Response:
     conversation_id = body.get("handoff_id")
     try:
         conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("'handoff_id' must be the conversation's number") from None
+    if not 0 < conversation_id < 2 ** 63:
+        raise ValueError("'handoff_id' must be the conversation's number")
     request.app[SERVICE].record_csat(conversation_id, score, str(body.get("comment") or ""))
     return web.json_response({"ok": True})
 
 
 # --- agent-facing ---------------------------------------------------------------------------------
+def _too_many(message: str, wait: float) -> web.Response:
+    response = _error(429, message)
+    response.headers["Retry-After"] = retry_after_header(wait)
+    return response
+
+
 async def login(request: web.Request) -> web.Response:
+    """Refused with 429 + Retry-After after LOGIN_LIMIT failures for an account (for LOGIN_LOCK_SECONDS)
+    or too many failures from one address (CS_RATE_LOGIN_IP_*; successful logins cost nothing)."""
+    address = client_ip(request.remote, request.headers.get("X-Forwarded-For"), request.app[PROXIES])
+    allowed, wait = request.app[LOGIN_IPS].check(address)
+    if not allowed:
+        logger.warning("login refused: too many failures from this address")
+        return _too_many("too many failed logins from this address; try again later", wait)
     body = await _body(request)
-    agent_id, password = str(body.get("agent_id") or ""), str(body.get("password") or "")
+    agent_id, password = body.get("agent_id"), body.get("password")
+    if not isinstance(agent_id, str) or not agent_id or len(agent_id) > 64 or "\x00" in agent_id:
+        raise ValueError("'agent_id' must be a string of 1-64 characters")
+    if not isinstance(password, str) or len(password) > 1024:
+        raise ValueError("'password' must be a string of at most 1024 characters")
     failures = request.app[FAILED_LOGINS]
     count, since = failures.get(agent_id, (0, 0.0))
     if count >= LOGIN_LIMIT and time.time() - since < LOGIN_LOCK_SECONDS:
-        return _error(429, "too many failed logins; try again in a few minutes")
+        return _too_many("too many failed logins; try again in a few minutes",
+                         LOGIN_LOCK_SECONDS - (time.time() - since))
     store = request.app[STORE]
     session = await asyncio.get_running_loop().run_in_executor(None, auth.login, store, agent_id, password)
     if session is None:
+        request.app[LOGIN_IPS].take(address)
+        if len(failures) >= MAX_FAILED_ACCOUNTS:
+            now = time.time()
+            for key in [k for k, (_, at) in failures.items() if now - at >= LOGIN_LOCK_SECONDS]:
+                del failures[key]
+            while len(failures) >= MAX_FAILED_ACCOUNTS:
+                del failures[next(iter(failures))]
         failures[agent_id] = (count + 1, time.time())
         logger.warning("failed login", extra={"agent": agent_id[:40]})
         return _error(401, "wrong agent id or password")
@@ -520,6 +554,8 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     app[TOKEN] = handoff_service_token(settings.var_dir)
     app[CANNED] = as_dicts(load_canned(ROOT / "data" / "handoff" / "canned.yml"))
     app[FAILED_LOGINS] = {}
+    app[LOGIN_IPS] = TokenBuckets(settings.rate_limit("login_ip"))
+    app[PROXIES] = parse_proxies(settings.trusted_proxies)
     app[SERVICE] = HandoffService(store, service_config(settings), emit=make_emitter(app),
                                   observe=prometheus.observe)
     prometheus.watch(app[SERVICE])
