@@ -98,7 +98,8 @@ class Scheduler:
         if interrupted:
             log.warning("claims of a stopped replica closed as interrupted", extra={"count": interrupted})
         facts = await gather(self.backend, self.reach.customers())
-        report.new = self.store.offer(rules.candidates(facts, now, self.config.rules), now)
+        report.new = self.store.offer(rules.candidates(facts, now, self.config.rules), now,
+                                      customers=[f.customer.id for f in facts])
         for notification in self.store.due(now):
             if not self.store.claim(notification.id, self.worker, self.clock()):
                 continue  # another replica has it (or is busy with this customer)
@@ -113,7 +114,7 @@ class Scheduler:
         reach = self.reach.reach(n.customer_id)
         since = now - timedelta(hours=self.config.policy.rate_hours)
         decision = policy.decide(
-            rules_candidate(n), now=now, happened_at=n.happened_at, reach=reach,
+            n.as_candidate(), now=now, happened_at=n.happened_at, reach=reach,
             opted_out=self.store.opted_out(n.customer_id), sent_recently=self.store.sent_since(n.customer_id, since),
             config=self.config.policy)
         extra = {"notification": n.id, "kind": n.kind, "customer_id": n.customer_id,
@@ -156,10 +157,3 @@ class Scheduler:
                 self.store.set_outcome(n.id, outcome, final)
                 changed += 1
         return changed
-
-
-def rules_candidate(n: Notification):
-    from proactive.model import Candidate
-
-    return Candidate(kind=n.kind, customer_id=n.customer_id, order_number=n.order_number, dedupe_key=n.dedupe_key,
-                     event_time=n.event_time, language=n.language, params=n.params)

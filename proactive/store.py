@@ -9,8 +9,9 @@ scheduler replica and the action server (opt-outs).
   crashed replica is not retried (at most once: better no message than two); after `lease` seconds it
   is closed as skipped "interrupted".
 - `opt_outs`: customers who said "退订"/"stop".
-- `meta`: the time of the first round (the baseline): request events already there at the first
-  round are history ("before_start"), not news.
+- `customers_seen`: when the scheduler first read each customer's facts (their baseline): request
+  events already there then are history ("before_start"), not news — also for a customer who
+  becomes reachable long after notifications started.
 
 Times are unix seconds (UTC). Kept to plain SQL that PostgreSQL also runs, apart from `INSERT OR
 IGNORE` (PostgreSQL: `ON CONFLICT DO NOTHING`) and BEGIN IMMEDIATE.
@@ -58,9 +59,9 @@ CREATE TABLE IF NOT EXISTS opt_outs (
     at          REAL NOT NULL,
     channel     TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS customers_seen (
+    customer_id TEXT PRIMARY KEY,
+    first_round REAL NOT NULL
 );
 """
 
@@ -98,6 +99,11 @@ class Notification:
     def happened_at(self) -> datetime:
         return self.event_time or self.first_seen
 
+    def as_candidate(self) -> Candidate:
+        return Candidate(kind=self.kind, customer_id=self.customer_id, order_number=self.order_number,
+                         dedupe_key=self.dedupe_key, event_time=self.event_time, language=self.language,
+                         params=self.params)
+
 
 COLUMNS = ("id, dedupe_key, kind, customer_id, order_number, language, params, event_time, first_seen, state, "
            "reason, not_before, finished_at, channel, conversation, error, outcome, outcome_final")
@@ -120,17 +126,21 @@ class NotificationStore:
         return db
 
     # --- candidates ---------------------------------------------------------------------------------
-    def offer(self, candidates: Iterable[Candidate], now: datetime) -> int:
-        """Record candidates not seen before (queued); returns how many were new. In the very first
-        round (no baseline yet) events without a time are recorded as skipped "before_start": they
-        were there before notifications started. One transaction, so replicas agree on the baseline."""
+    def offer(self, candidates: Iterable[Candidate], now: datetime, customers: Iterable[str] = ()) -> int:
+        """Record candidates not seen before (queued); returns how many were new. `customers`: whose
+        facts this round read. The first round that reads a customer's facts is their baseline: events
+        without a time found then (a refund completed last month) are history, recorded as skipped
+        "before_start", not news. One transaction, so replicas agree on every baseline."""
         db, at, new = self._db(), now.timestamp(), 0
+        candidates = list(candidates)
         with sqlite.immediate(db):
-            first = db.execute("SELECT 1 FROM meta WHERE key = 'baseline'").fetchone() is None
-            if first:
-                db.execute("INSERT INTO meta (key, value) VALUES ('baseline', ?)", (str(at),))
+            known = {r[0] for r in db.execute("SELECT customer_id FROM customers_seen")}
+            for customer_id in set(customers) | {c.customer_id for c in candidates}:
+                if customer_id not in known:
+                    db.execute("INSERT INTO customers_seen (customer_id, first_round) VALUES (?, ?)",
+                               (customer_id, at))
             for c in candidates:
-                history = first and c.event_time is None
+                history = c.event_time is None and c.customer_id not in known
                 new += db.execute(
                     "INSERT OR IGNORE INTO notifications (dedupe_key, kind, customer_id, order_number, language, "
                     "params, event_time, first_seen, state, reason, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -171,17 +171,20 @@ def candidate(key="k1", customer="C1", event_time=NOW) -> Candidate:
     return Candidate("logistics_delay", customer, "260101000001", key, event_time, "zh", {"order_number": "1"})
 
 
-def test_offer_records_each_event_once_and_the_first_round_is_the_baseline(tmp_path):
+def test_offer_records_each_event_once_and_a_customers_first_round_is_their_baseline(tmp_path):
     store = NotificationStore(tmp_path / "p.sqlite3")
     old_request = Candidate("refund_completed", "C1", "1", "r-old", None, "zh")
-    assert store.offer([candidate(), old_request], NOW) == 2
+    assert store.offer([candidate(), old_request], NOW, customers=["C1", "C2"]) == 2
     assert store.offer([candidate(), old_request], NOW) == 0
     assert store.get("r-old").state == "skipped" and store.get("r-old").reason == "before_start"
-    assert store.get("k1").state == "queued"
-    new_request = Candidate("refund_completed", "C1", "1", "r-new", None, "zh")
-    store.offer([new_request], NOW + timedelta(minutes=1))
-    assert store.get("r-new").state == "queued"
-    assert store.get("r-new").happened_at == NOW + timedelta(minutes=1)  # first sighting stands in
+    assert store.get("k1").state == "queued"  # a timed event within the lookback is news
+    later = NOW + timedelta(minutes=1)
+    store.offer([Candidate("refund_completed", "C1", "1", "r-new", None, "zh"),
+                 Candidate("refund_completed", "C2", "2", "r-c2", None, "zh"),
+                 Candidate("refund_completed", "C3", "3", "r-c3", None, "zh")], later, customers=["C1", "C2", "C3"])
+    assert store.get("r-new").state == "queued" and store.get("r-c2").state == "queued"
+    assert store.get("r-new").happened_at == later  # the first sighting stands in for the event's time
+    assert store.get("r-c3").reason == "before_start"  # C3 just became reachable: their history is not news
 
 
 def test_two_threads_claim_one_notification_once(tmp_path):
@@ -239,6 +242,19 @@ def test_one_customer_is_handled_by_one_worker_at_a_time_and_stale_claims_are_no
     store.sent(a.id, "w1", NOW, "wechat", "customer:C1")  # too late: the crashed claim stays closed
     assert store.get("a").state == "skipped"
     assert store.claim(b.id, "w2", NOW)
+
+
+def test_reach_is_the_channel_written_from_last_and_a_bare_wechat_link_is_no_message(tmp_path):
+    directory = CustomerDirectory(tmp_path / "channels.sqlite3")
+    reach = ChannelReach(tmp_path / "channels.sqlite3")
+    assert reach.customers() == [] and reach.reach("C1") is None
+    directory.link("wechat", "openid-1", "C1", now=NOW.timestamp())
+    assert reach.reach("C1") == Reach("wechat", "openid-1", None)
+    directory.route("wechat", "openid-1", sticky=True, now=NOW.timestamp() + 5)
+    assert reach.reach("C1") == Reach("wechat", "openid-1", NOW + timedelta(seconds=5))
+    directory.route("app", "app-1", "C1", now=NOW.timestamp() + 9)
+    assert reach.reach("C1").channel == "app" and reach.customers() == ["C1"]
+    assert ChannelReach(tmp_path / "missing.sqlite3").customers() == []
 
 
 # --- scheduler over fakes -------------------------------------------------------------------------------
