@@ -4,6 +4,7 @@ base's query log, the handoff store with an agent's answer, and a real knowledge
 FAISS) that a publish then extends, after which the answered cluster leaves the list."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -63,8 +64,8 @@ def _records(var: Path, now: float) -> None:
     log.record(Lookup("s6", "怎么开发票", "faq_intent", "answer", [("invoice", 0.9)], chosen="invoice",
                       language="zh", channel="socketio", at=now - 500))
 
-    clock = iter([now - 1789, now - 1780, now - 1779, now - 1770, now - 1760, now - 1750, now - 1740]).__next__
-    store = HandoffStore(var / "handoff.sqlite3", clock=lambda: clock())
+    ticks = itertools.count()
+    store = HandoffStore(var / "handoff.sqlite3", clock=lambda: now - 1789 + 5 * next(ticks))  # 5 s a step
     try:
         for agent_id, role in (("sup", "supervisor"), ("ag", "agent")):
             store.add_agent(agent_id, agent_id.title(), auth.hash_password(PASSWORD), ["general"], role=role,
