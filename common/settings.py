@@ -79,6 +79,19 @@ class Settings:
     handoff_offer_seconds: float = 45.0
     handoff_average_handle_seconds: float = 300.0
     handoff_db_url: str = ""
+    # Scale-out (docs/scale-out.md; empty = one process of each on this machine, SQLite): Rasa's tracker
+    # store in PostgreSQL (a postgresql:// URL; endpoints.yml is then rendered from these settings), Redis
+    # (redis://…) for Rasa's lock store, the socket.io channel across Rasa servers and the handoff
+    # services' live updates; where services reach each other when a load balancer stands in between
+    # (empty: http://host:port of the local process).
+    tracker_db_url: str = ""
+    redis_url: str = ""
+    rasa_base_url: str = ""
+    action_base_url: str = ""
+    handoff_base_url: str = ""
+    # How long a handoff service's lease on a conversation's outbox lasts without renewal: after a crash,
+    # another service (or the restarted one, on another machine) takes over its deliveries after this.
+    handoff_outbox_lease_seconds: float = 60.0
     # Triggers (each can be switched off): comma-separated subset of
     # request,complaint,escalation,low_confidence,negative_sentiment,vip; a message whose P(negative)
     # reaches handoff_sentiment_strong hands over at once; handoff_sentiment_trend_turns messages in a
@@ -166,7 +179,7 @@ class Settings:
 
     @property
     def handoff_url(self) -> str:
-        return f"http://{self.host}:{self.handoff_port}"
+        return self.handoff_base_url.rstrip("/") or f"http://{self.host}:{self.handoff_port}"
 
     @property
     def handoff_trigger_set(self) -> frozenset:
@@ -174,11 +187,11 @@ class Settings:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        return self.rasa_base_url.rstrip("/") or f"http://{self.host}:{self.rasa_port}"
 
     @property
     def action_url(self) -> str:
-        return f"http://{self.host}:{self.action_port}"
+        return self.action_base_url.rstrip("/") or f"http://{self.host}:{self.action_port}"
 
     @property
     def web_url(self) -> str:
@@ -225,6 +238,7 @@ class Settings:
         self._validate_kb_publishing()
         self._validate_orders()
         self._validate_handoff()
+        self._validate_scale_out()
         self._validate_channels()
         self._validate_rate_limits()
         self._validate_proactive()
@@ -306,6 +320,19 @@ class Settings:
                 raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a probability in [0.5, 1]")
         if not 1 <= self.handoff_sentiment_trend_turns <= 10 or not 1 <= self.handoff_low_confidence_turns <= 5:
             raise ConfigError("CS_HANDOFF_SENTIMENT_TREND_TURNS must be 1-10, CS_HANDOFF_LOW_CONFIDENCE_TURNS 1-5")
+
+    def _validate_scale_out(self) -> None:
+        if self.tracker_db_url and not self.tracker_db_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("CS_TRACKER_DB_URL: empty (SQLite in var/) or a postgresql://user:password@host/db URL")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigError("CS_REDIS_URL: empty (one process of each) or a redis:// (rediss://) URL")
+        if not 5 <= self.handoff_outbox_lease_seconds <= 600:
+            raise ConfigError(f"CS_HANDOFF_OUTBOX_LEASE_SECONDS={self.handoff_outbox_lease_seconds}: between 5 and 600 "
+                              "(longer than one delivery to Rasa can take: 30 s)")
+        for name in ("rasa_base_url", "action_base_url", "handoff_base_url"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ConfigError(f"CS_{name.upper()}={value!r}: empty (this machine) or an http(s):// URL")
 
     def _validate_channels(self) -> None:
         for prefix, required in (("wechat", ("token", "app_id", "app_secret")),

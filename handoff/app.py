@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+import socket
 import statistics
 import time
 import weakref
@@ -560,7 +561,13 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
                                   observe=prometheus.observe)
     prometheus.watch(app[SERVICE])
     rasa = RasaClient(settings.rasa_url, rasa_api_token(settings.var_dir))
-    app[WORKER] = DeliveryWorker(store, rasa.trigger, delivered=_delivered(app))
+    app[WORKER] = DeliveryWorker(store, rasa.trigger, delivered=_delivered(app),
+                                 owner=f"{socket.gethostname()}:{settings.handoff_port}",  # stable across restarts
+                                 lease_seconds=settings.handoff_outbox_lease_seconds)
+    if settings.redis_url:  # several services on one database: live updates through Redis (docs/scale-out.md)
+        from handoff import fanout
+
+        fanout.install(app, settings.redis_url)
 
     async def start(app: web.Application) -> None:
         app[WORKER].start()

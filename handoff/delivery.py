@@ -5,12 +5,22 @@ with growing pauses (up to MAX_PAUSE); its later items wait behind it, so the cu
 reply before the one it follows, while other conversations go on being delivered. Delivery is at
 least once: a crash between Rasa taking an item and the store marking it can repeat that item.
 The outbox lives in the store, so a restart resumes where it stopped.
+
+Several services on one database (docs/scale-out.md) each run a worker: a worker delivers only the
+conversations it holds a lease on in the store (taken for those nobody holds, renewed every round, given
+up when nothing is left to deliver there, checked before every item), so each conversation is delivered
+by one worker at a time, in order; the lease of a worker that died runs out after LEASE_SECONDS and
+another takes its conversations over (an item the dead one had handed to Rasa but not marked is
+delivered again: at least once).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
+import uuid
 from typing import Awaitable, Callable, Dict, List, Optional
 
 from handoff.rasa_client import RasaUnavailable
@@ -20,16 +30,22 @@ logger = logging.getLogger(__name__)
 
 MAX_PAUSE = 10.0
 CONCURRENCY = 4  # conversations delivered side by side (each one still strictly in order)
+# A conversation's outbox lease: longer than one delivery can take (Rasa's client times out after 30 s).
+LEASE_SECONDS = 60.0
 
 
 class DeliveryWorker:
     def __init__(self, store: HandoffStore, send: Callable[[str, str, dict], Awaitable[None]],
                  delivered: Callable[[OutboxItem], None] = lambda item: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, owner: Optional[str] = None,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.send = send
         self.delivered = delivered
         self.clock = clock
+        # this worker in the leases: a service restarted under the same name resumes its own at once
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
         self._wake = asyncio.Event()
         self._task: Optional[asyncio.Task] = None
         # Per conversation: when to try again after a failure, and the pause used last time.
@@ -46,7 +62,7 @@ class DeliveryWorker:
         failure (their later items wait behind the failed one). Returns the number of failures."""
         now = self.clock()
         groups: Dict[int, List[OutboxItem]] = {}
-        for item in self.store.pending_outbox(limit=1000):
+        for item in self.store.claim_outbox(self.owner, self.lease_seconds, limit=1000):
             if self._retry_at.get(item.conversation_id, 0.0) <= now:
                 groups.setdefault(item.conversation_id, []).append(item)
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -54,8 +70,11 @@ class DeliveryWorker:
         async def conversation(items: List[OutboxItem]) -> int:
             async with gate:
                 for item in items:
+                    if not self.store.holds_outbox(item.conversation_id, self.owner):
+                        return 0  # the lease ran out (a slow round): the next round claims it again
                     if not await self._deliver(item):
                         return 1
+                self.store.release_outbox(items[0].conversation_id, self.owner)
                 return 0
 
         results = await asyncio.gather(*(conversation(items) for items in groups.values()))

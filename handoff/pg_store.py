@@ -33,6 +33,7 @@ from handoff.store import HandoffStore, Sql
 ATTEMPTS = 20  # of one write, while serialization failures / deadlocks keep happening
 KEEP_IDLE = 8  # connections kept for reuse
 CHECK_AFTER = 5.0  # seconds idle after which a kept connection is checked before it is used
+DISPATCH_LOCK = 0x68616E646F6667  # pg_advisory_xact_lock key of dispatch_lock (migrations use ...66)
 DEFAULTS = {"connect_timeout": "10", "application_name": "cs-handoff", "options": "-c lock_timeout=10s"}
 
 
@@ -119,3 +120,15 @@ class PostgresHandoffStore(HandoffStore):
     def _read(self, work: Callable[[Sql], object]):
         with self._connection() as conn:
             return work(PostgresSql(conn))
+
+    @contextmanager
+    def dispatch_lock(self) -> Iterator[None]:
+        """Every handoff service on this database takes turns making offers: a transaction-scoped advisory
+        lock on a connection of its own, held while the line and the agents are read and the offers written
+        (each offer is still its own SERIALIZABLE transaction, so a pull or an accept racing it is safe too).
+        A service that dies holding it loses its connection, which releases the lock."""
+        with self._connection() as conn:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (DISPATCH_LOCK,))
+                yield

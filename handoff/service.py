@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Set
+from typing import Callable, Dict, List, Mapping, Optional
 
 from handoff import routing, texts
 from handoff.store import OPEN_STATES, Conversation, HandoffStore, Message, StoreError
@@ -83,12 +83,10 @@ class HandoffService:
         self.emit = emit
         self.clock = clock
         self.observe = observe
-        # Last position told to each waiting customer: they hear again only when they move up.
-        self._told: Dict[int, int] = {}
-        # Agents who declined a conversation or let its offer lapse are not offered it again.
-        self._passed: Dict[int, set] = {}
-        # Open conversations already reported late by check_sla (each is reported once).
-        self._late: Set[int] = set()
+        # No state of its own: the last position told to each waiting customer (they hear again only when
+        # they move up), the agents who declined a conversation or let its offer lapse (not offered it
+        # again) and the conversations already reported late are in the store, so several services on one
+        # PostgreSQL database (docs/scale-out.md) share them.
 
     # --- intake ------------------------------------------------------------------------------------
     def open(self, intake: Intake) -> Opened:
@@ -120,7 +118,7 @@ class HandoffService:
         conversation = self.store.get(conversation.id)
         pos, eta = self._standing(conversation)
         if pos is not None:
-            self._told[conversation.id] = pos
+            self.store.note_position(conversation.id, pos)
         return Opened(conversation, pos, eta, False, False)
 
     def _standing(self, conversation: Conversation):
@@ -150,15 +148,17 @@ class HandoffService:
     # --- assignment --------------------------------------------------------------------------------
     def dispatch(self) -> None:
         """Offer waiting conversations to free agents; tell customers who moved up their new place."""
-        now = self.clock()
-        exclude = {str(cid): frozenset(agents) for cid, agents in self._passed.items()}
-        for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues,
-                                         exclude):
-            try:
-                offered = self.store.offer(int(assignment.conversation_id), assignment.agent_id)
-            except StoreError:  # taken meanwhile (a pull): the next dispatch sees the new state
-                continue
-            self._told.pop(offered.id, None)
+        offers = []
+        with self.store.dispatch_lock():  # other services on the database wait: nobody offers on a stale line
+            now = self.clock()
+            exclude = {str(cid): frozenset(agents) for cid, agents in self.store.passes().items()}
+            for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues,
+                                             exclude):
+                try:
+                    offers.append(self.store.offer(int(assignment.conversation_id), assignment.agent_id))
+                except StoreError:  # taken meanwhile (a pull): the next dispatch sees the new state
+                    continue
+        for offered in offers:
             self.emit(Event("conversation", offered))
         self._announce_positions()
         self.emit(Event("queues"))
@@ -166,24 +166,27 @@ class HandoffService:
     def _announce_positions(self) -> None:
         waiting = self.store.waiting()
         places = routing.positions(waiting, self.config.queues)
+        told_before = self.store.told_positions()
         agents = None
         for item in waiting:
             cid = int(item.conversation_id)
             pos = places.get(item.conversation_id)
-            told = self._told.get(cid)
-            if pos is None:
+            told = told_before.get(cid)
+            if pos is None or (told is not None and pos >= told):
                 continue
-            if told is None or pos >= told:
+            if told is None:
                 # first sight (just queued: the bot's answer told the place; or after a restart):
                 # remember, do not repeat
-                self._told[cid] = pos if told is None else told
+                self.store.note_position(cid, pos)
                 continue
-            self._told[cid] = pos
             conversation = self.store.get(cid)
             agents = self.store.agents() if agents is None else agents
             eta = routing.estimated_wait(pos, agents, self.config.queues[item.queue].skill,
                                          self.config.average_handle_seconds)
-            self._notice(conversation, texts.position(conversation.language, pos, eta))
+            # told and written to the outbox in one transaction, unless another service told it first
+            message = self.store.note_position(cid, pos, texts.position(conversation.language, pos, eta))
+            if message is not None:
+                self.emit(Event("message", conversation, message))
 
     def expire_offers(self) -> List[int]:
         """Offers not taken within the offer time go back to the line (keeping their place)."""
@@ -191,17 +194,12 @@ class HandoffService:
         expired = []
         for conversation in self.store.in_state("offered"):
             if conversation.assigned_at is not None and now - conversation.assigned_at >= self.config.offer_seconds:
-                try:
-                    back = self.store.decline(conversation.id)
-                except StoreError:
+                # back in line, the agent passed over and set away (someone who lets an offer lapse is not at
+                # the desk: no more offers until they say so) — unless another service did it first
+                back = self.store.expire_offer(conversation.id, conversation.agent_id, conversation.assigned_at)
+                if back is None:
                     continue
                 expired.append(back.id)
-                self._passed.setdefault(back.id, set()).add(conversation.agent_id)
-                # someone who lets an offer lapse is not at the desk: no more offers until they say so
-                try:
-                    self.store.set_status(conversation.agent_id, "away")
-                except StoreError:
-                    pass
                 logger.info("offer expired", extra={"handoff": ref(back.id), "agent": conversation.agent_id})
                 self.emit(Event("conversation", back))
         if expired:
@@ -213,16 +211,17 @@ class HandoffService:
         answered late) and were not reported before: each is reported once (`observe("sla_breached")`)
         and returned. Without `conversations`, every open one is checked (the housekeeping loop does
         it every few seconds); resolve() checks the one it closes. `report=False` only takes note:
-        at start, those late already were reported by the process before the restart."""
+        at start, those late already were reported by the process before the restart. Reported ones are
+        marked in the store, so services sharing a database report each once between them."""
         now = self.clock()
-        whole = conversations is None
-        candidates = self.store.in_state(*OPEN_STATES) if whole else [c for c in conversations
-                                                                       if c.state in OPEN_STATES]
-        late = [c for c in candidates if c.id not in self._late and routing.sla_state(
+        candidates = self.store.in_state(*OPEN_STATES) if conversations is None else [
+            c for c in conversations if c.state in OPEN_STATES]
+        late = [c for c in candidates if routing.sla_state(
             self.config.queues[c.queue], c.created_at, now, c.first_response_at)[0] in LATE]
-        self._late.update(c.id for c in late)
-        if whole:  # forget the ones that closed (ids are never reused)
-            self._late.intersection_update(c.id for c in candidates)
+        # once each, whichever service on the database sees it first (the store marks them)
+        unreported = self.store.sla_unreported([c.id for c in late])
+        fresh = set(self.store.sla_reported([c.id for c in late if c.id in unreported]))
+        late = [c for c in late if c.id in fresh]
         if report:
             for conversation in late:
                 logger.info("first-response target missed", extra={"handoff": ref(conversation.id),
@@ -252,8 +251,6 @@ class HandoffService:
         if not self.may_see(agent, current):
             raise NotAllowed("this conversation is not in your queues")
         conversation = self.store.accept(conversation_id, agent_id)
-        self._told.pop(conversation_id, None)
-        self._passed.pop(conversation_id, None)
         self._notice(conversation, texts.joined(conversation.language, agent["name"]))
         self.emit(Event("conversation", conversation))
         self.dispatch()
@@ -264,8 +261,7 @@ class HandoffService:
         current = self._existing(conversation_id)
         if current.agent_id != agent_id:
             raise NotAllowed("this conversation is not offered to you")
-        conversation = self.store.decline(conversation_id)
-        self._passed.setdefault(conversation_id, set()).add(agent_id)
+        conversation = self.store.decline(conversation_id, passed_by=agent_id)
         self.emit(Event("conversation", conversation))
         self.dispatch()
         return conversation
@@ -301,8 +297,6 @@ class HandoffService:
             raise NotAllowed("only the agent who has it, or a supervisor, can resolve a conversation")
         self.check_sla([current])  # late and closing before the next round of checks: still counted
         conversation = self.store.resolve(conversation_id, back_to_bot=back_to_bot)
-        self._told.pop(conversation_id, None)
-        self._passed.pop(conversation_id, None)
         logger.info("handoff resolved", extra={"handoff": ref(conversation_id), "agent": agent_id,
                                                "outcome": conversation.state})
         self.emit(Event("conversation", conversation))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set
 
 from common.sqlite import connect, immediate
 from handoff import routing
@@ -83,6 +84,18 @@ def _enqueue(db: Sql, conversation_id: int, intent: str, entities: dict,
     db.execute("INSERT INTO outbox (conversation_id, sender_id, intent, entities_json, message_id, created_at) "
                "VALUES (?, ?, ?, ?, ?, ?)", (conversation_id, sender, intent,
                                              json.dumps(entities, ensure_ascii=False), message_id, now))
+
+
+def _log(db: Sql, conversation_id: int, from_state: Optional[str], to_state: str, agent_id: Optional[str],
+         now: float) -> None:
+    """The assignment history: every change of a conversation's state, with its agent, in the same transaction."""
+    db.execute("INSERT INTO conversation_log (conversation_id, from_state, to_state, agent_id, at) "
+               "VALUES (?, ?, ?, ?, ?)", (conversation_id, from_state, to_state, agent_id, now))
+
+
+def _add_pass(db: Sql, conversation_id: int, agent_id: str) -> None:
+    db.execute("INSERT INTO offer_passes (conversation_id, agent_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+               (conversation_id, agent_id))
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,7 @@ class HandoffStore:
                 "summary_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (sender_id, channel, language, customer_id, tier, reason, queue, state,
                  json.dumps(summary, ensure_ascii=False), self.clock()))
+            _log(db, new_id, None, state, None, self.clock())
             return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
                                             (new_id,)).fetchone())
         return self._write(work)
@@ -212,13 +226,15 @@ class HandoffStore:
                                  "conversation with people") from None
             if then:
                 then(db)
-            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                                            (conversation_id,)).fetchone())
+            after = _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                             (conversation_id,)).fetchone())
+            _log(db, conversation_id, row[0], after.state, after.agent_id, self.clock())
+            return after
         return self._write(work)
 
     def offer(self, conversation_id: int, agent_id: str) -> Conversation:
-        return self._transition(conversation_id, ("queued",), "state = 'offered', agent_id = ?, assigned_at = ?",
-                                (agent_id, self.clock()))
+        return self._transition(conversation_id, ("queued",), "state = 'offered', agent_id = ?, assigned_at = ?, "
+                                "told_position = NULL", (agent_id, self.clock()))
 
     def accept(self, conversation_id: int, agent_id: str) -> Conversation:
         """The agent takes it: an offer made to them, a pull straight from the queue, or a ticket
@@ -227,12 +243,114 @@ class HandoffStore:
             if row[0] == "offered" and row[1] != agent_id:
                 raise StoreError(f"conversation {conversation_id} is offered to another agent")
         return self._transition(conversation_id, ("queued", "offered", "ticket"),
-                                "state = 'active', agent_id = ?, assigned_at = COALESCE(assigned_at, ?)",
-                                (agent_id, self.clock()), not_offered_to_another)
+                                "state = 'active', agent_id = ?, assigned_at = COALESCE(assigned_at, ?), "
+                                "told_position = NULL", (agent_id, self.clock()), not_offered_to_another)
 
-    def decline(self, conversation_id: int) -> Conversation:
+    def decline(self, conversation_id: int, passed_by: Optional[str] = None) -> Conversation:
+        """The offer goes back to the line; `passed_by` (the agent who declined) is not offered it again."""
+        def remember(db: Sql) -> None:
+            if passed_by:
+                _add_pass(db, conversation_id, passed_by)
         return self._transition(conversation_id, ("offered",), "state = 'queued', agent_id = NULL, "
-                                "assigned_at = NULL", ())
+                                "assigned_at = NULL", (), then=remember)
+
+    def expire_offer(self, conversation_id: int, agent_id: str, offered_at: float) -> Optional[Conversation]:
+        """An offer not taken in time goes back to the line, if it is still the same offer (made to that agent
+        at that time: another service may have expired it and offered it anew meanwhile); the agent is not
+        offered it again and is set away. None when it was not that offer any more."""
+        def work(db):
+            row = db.execute("SELECT state, agent_id, assigned_at FROM conversations WHERE id = ?",
+                             (conversation_id,)).fetchone()
+            if row is None or row[0] != "offered" or row[1] != agent_id or row[2] != offered_at:
+                return None
+            db.execute("UPDATE conversations SET state = 'queued', agent_id = NULL, assigned_at = NULL WHERE id = ?",
+                       (conversation_id,))
+            _add_pass(db, conversation_id, agent_id)
+            # someone who lets an offer lapse is not at the desk: no more offers until they say so
+            db.execute("UPDATE agents SET status = 'away' WHERE id = ? AND status = 'online'", (agent_id,))
+            _log(db, conversation_id, "offered", "queued", None, self.clock())
+            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                            (conversation_id,)).fetchone())
+        return self._write(work)
+
+    def passes(self) -> Dict[int, Set[str]]:
+        """Agents not to be offered a waiting conversation again (they declined it or let it lapse)."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT p.conversation_id, p.agent_id FROM offer_passes p JOIN conversations c ON c.id = "
+            "p.conversation_id WHERE c.state IN ('queued', 'offered')").fetchall())
+        found: Dict[int, Set[str]] = {}
+        for cid, agent_id in rows:
+            found.setdefault(cid, set()).add(agent_id)
+        return found
+
+    @contextmanager
+    def dispatch_lock(self) -> Iterator[None]:
+        """Held while offers are computed and made. One process uses SQLite (its calls come one at a
+        time from the event loop): nothing to do; PostgreSQL's store takes a lock shared by every service on
+        the database, so two services never offer on the same picture of the line."""
+        yield
+
+    # --- what the waiting customers were told, SLA reports -----------------------------------------
+    def told_positions(self) -> Dict[int, int]:
+        rows = self._read(lambda db: db.execute(
+            "SELECT id, told_position FROM conversations WHERE state = 'queued' AND told_position IS NOT NULL"
+        ).fetchall())
+        return {r[0]: r[1] for r in rows}
+
+    def note_position(self, conversation_id: int, position: int, notice: Optional[str] = None) -> Optional[Message]:
+        """The customer's place in line is now `position`. The first time it is only noted (the bot's answer
+        told it); when it is smaller than the place told last, `notice` (if given) is sent to the customer
+        through the outbox and returned, in the same transaction, so two services never both tell it."""
+        now = self.clock()
+
+        def work(db):
+            row = db.execute("SELECT state, told_position FROM conversations WHERE id = ?",
+                             (conversation_id,)).fetchone()
+            if row is None or row[0] != "queued":
+                return None
+            told = row[1]
+            if told is not None and position >= told:
+                return None
+            db.execute("UPDATE conversations SET told_position = ? WHERE id = ?", (position, conversation_id))
+            if told is None or not notice:
+                return None
+            message_id = db.insert("INSERT INTO messages (conversation_id, direction, text, agent_id, created_at) "
+                                   "VALUES (?, 'system', ?, NULL, ?)", (conversation_id, notice, now))
+            _enqueue(db, conversation_id, MESSAGE_INTENT, {"agent_text": notice, "agent_kind": "system"},
+                     message_id, now)
+            return Message(message_id, conversation_id, "system", notice, None, now, None)
+        return self._write(work)
+
+    def sla_reported(self, conversation_ids: Sequence[int]) -> List[int]:
+        """Mark these conversations' missed first-response targets as reported; returns those not reported
+        before (by this process or another one on the same database)."""
+        now = self.clock()
+
+        def work(db):
+            fresh = []
+            for cid in conversation_ids:
+                cur = db.execute("UPDATE conversations SET sla_reported_at = ? WHERE id = ? AND sla_reported_at IS "
+                                 "NULL", (now, cid))
+                if cur.rowcount:
+                    fresh.append(cid)
+            return fresh
+        return self._write(work) if conversation_ids else []
+
+    def sla_unreported(self, conversation_ids: Sequence[int]) -> Set[int]:
+        if not conversation_ids:
+            return set()
+        marks = ", ".join("?" for _ in conversation_ids)
+        rows = self._read(lambda db: db.execute(
+            f"SELECT id FROM conversations WHERE sla_reported_at IS NULL AND id IN ({marks})",
+            tuple(conversation_ids)).fetchall())
+        return {r[0] for r in rows}
+
+    def history(self, conversation_id: Optional[int] = None) -> List[tuple]:
+        """Every change of state: (id, conversation_id, from_state, to_state, agent_id, at), in order."""
+        where, args = ("WHERE conversation_id = ?", (conversation_id,)) if conversation_id is not None else ("", ())
+        return self._read(lambda db: db.execute(
+            "SELECT id, conversation_id, from_state, to_state, agent_id, at FROM conversation_log "
+            f"{where} ORDER BY id", args).fetchall())
 
     def transfer(self, conversation_id: int, queue: Optional[str] = None,
                  agent_id: Optional[str] = None) -> Conversation:
@@ -253,7 +371,7 @@ class HandoffStore:
         now = self.clock()
         entities = {"outcome": "bot" if back_to_bot else "close", "handoff_id": str(conversation_id)}
         return self._transition(conversation_id, ("active", "offered", "queued", "ticket"),
-                                "state = ?, closed_at = ?", (state, now),
+                                "state = ?, closed_at = ?, told_position = NULL", (state, now),
                                 then=lambda db: _enqueue(db, conversation_id, ENDED_INTENT, entities, None, now))
 
     # --- messages ---------------------------------------------------------------------------------
@@ -313,6 +431,40 @@ class HandoffStore:
             "SELECT id, conversation_id, sender_id, intent, entities_json, message_id, attempts FROM outbox "
             "WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall())
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def claim_outbox(self, owner: str, lease_seconds: float, limit: int = 1000) -> List[OutboxItem]:
+        """Pending items of the conversations this deliverer (`owner`, one per service process) holds, after
+        taking a lease on every conversation with pending items that nobody holds or whose lease ran out (its
+        holder died or stalled); leases it holds are renewed. Several services on one database thus each
+        deliver their own conversations, every conversation by one of them at a time, in order."""
+        now = self.clock()
+
+        def work(db):
+            rows = db.execute("SELECT DISTINCT conversation_id FROM outbox WHERE delivered_at IS NULL "
+                              "ORDER BY conversation_id LIMIT ?", (limit,)).fetchall()
+            for (cid,) in rows:
+                db.execute("INSERT INTO outbox_leases (conversation_id, owner, until) VALUES (?, ?, ?) "
+                           "ON CONFLICT (conversation_id) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+                           "WHERE outbox_leases.owner = excluded.owner OR outbox_leases.until < ?",
+                           (cid, owner, now + lease_seconds, now))
+            return db.execute(
+                "SELECT o.id, o.conversation_id, o.sender_id, o.intent, o.entities_json, o.message_id, o.attempts "
+                "FROM outbox o JOIN outbox_leases l ON l.conversation_id = o.conversation_id "
+                "WHERE o.delivered_at IS NULL AND l.owner = ? AND l.until >= ? ORDER BY o.id LIMIT ?",
+                (owner, now, limit)).fetchall()
+        rows = self._write(work)
+        return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def holds_outbox(self, conversation_id: int, owner: str) -> bool:
+        """Whether `owner`'s lease on the conversation's outbox still holds (checked before each delivery)."""
+        row = self._read(lambda db: db.execute("SELECT 1 FROM outbox_leases WHERE conversation_id = ? AND owner = ? "
+                                               "AND until >= ?", (conversation_id, owner, self.clock())).fetchone())
+        return row is not None
+
+    def release_outbox(self, conversation_id: int, owner: str) -> None:
+        """Give up the lease (nothing pending there any more: whoever gets the next item delivers it)."""
+        self._write(lambda db: db.execute("DELETE FROM outbox_leases WHERE conversation_id = ? AND owner = ?",
+                                          (conversation_id, owner)))
 
     def outbox_backlog(self) -> int:
         """How many outbox items still wait for delivery (counted, not read: for the metrics)."""

@@ -199,7 +199,7 @@ def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(pg_
         thread.join(10)
         assert outcome == {"version": LATEST}
         assert late.execute("SELECT version, applied_at > 0 FROM schema_migrations ORDER BY 1").fetchall() == [
-            (1, False), (2, True)]  # 1 by the other process, 2 by this one
+            (1, False)] + [(v, True) for v, _ in POSTGRES_MIGRATIONS[1:]]  # 1 by the other process, the rest here
 
 
 # --- connections -------------------------------------------------------------------------------------
@@ -308,4 +308,4 @@ def test_migration_applied_while_waiting_for_its_lock_is_seen_after_the_wait(pg_
         thread.join(10)
         assert outcome == {"version": LATEST}
         assert conn.execute("SELECT version, applied_at > 0 FROM schema_migrations ORDER BY 1").fetchall() == [
-            (1, False), (2, True)]
+            (1, False)] + [(v, True) for v, _ in POSTGRES_MIGRATIONS[1:]]

@@ -202,7 +202,7 @@ def active(store, sender="web-1", agent_id="a1"):
 
 
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
-                   "offer_passes", "outbox_leases", "login_failures", "conversation_log"}
+                   "offer_passes", "outbox_leases", "conversation_log"}
 LATEST = 4
 
 

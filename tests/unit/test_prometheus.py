@@ -222,10 +222,11 @@ def test_each_missed_first_response_target_is_counted_once(store, clock):
     clock.now += 120
     assert service.check_sla() == [] and service.check_sla() == []
     assert value("cs_handoff_sla_breaches_total", breaches) == 3
-    # a restart: what was late before it was counted by the process before
+    # a restart (or another service on the database): what was late before was counted already (the store
+    # marks what was reported), so nothing is counted twice
     metrics = HandoffMetrics(new_registry(process=False))
     restarted = new_service(store, clock, metrics)
-    assert len(restarted.check_sla(report=False)) == 2
+    assert restarted.check_sla(report=False) == [] and restarted.check_sla() == []
     fresh = restarted.open(intake("c-after-restart")).conversation
     assert restarted.check_sla() == []
     clock.now += 61
