@@ -4,7 +4,8 @@
 #   .venv-rasa  Python 3.10: the Rasa 3.6 server                             (requirements-rasa.txt + .lock)
 #   web/vendor  the rasa-webchat widget from npm
 # With --test also the system packages the browser tests need (Chromium, its driver, CJK fonts) and
-# the PostgreSQL server the handoff store's PostgreSQL tests start (tests/pg.py).
+# the PostgreSQL server the handoff store's PostgreSQL tests start (tests/pg.py) and the redis-server of
+# the scale-out tests (tests/scale/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -134,6 +135,20 @@ if (( WITH_TEST )); then
   if [[ $(id -u) == 0 ]] && ! id -u "$PG_USER" >/dev/null 2>&1; then
     say "creating the system user $PG_USER, who runs the tests' PostgreSQL server (initdb refuses root)"
     useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$PG_USER"
+  fi
+fi
+# --- Redis for the scale-out tests -------------------------------------------------------------
+# tests/scale/ starts a throwaway redis-server (several handoff services share live updates through it).
+if (( WITH_TEST )); then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      say "installing redis-server (Debian package) for the scale-out tests"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q
+      apt-get install -y -q --no-install-recommends redis-server
+    else
+      fail "the scale-out tests need redis-server: sudo apt-get install redis-server"
+    fi
   fi
 fi
 say "setup complete"
