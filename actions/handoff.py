@@ -22,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import query_log
 from actions.handoff_client import HandoffUnavailable, NoConversation, handoff_client
+from actions.handoff_outbox import handoff_outbox
 from actions.order_context import order_backend, settings
 from actions.texts import text
 from common.handoff_triggers import (
@@ -104,10 +105,17 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     try:
         opened = await handoff_client().open(body)
     except HandoffUnavailable as exc:
-        logger.error("handoff could not be filed", extra={"sender_id": tracker.sender_id, "reason": reason,
-                                                          "error": str(exc)})
-        dispatcher.utter_message(text=text("handoff_failed", language))
-        return []
+        if not exc.retryable:
+            logger.error("handoff refused", extra={"sender_id": tracker.sender_id, "reason": reason,
+                                                   "error": str(exc)})
+            dispatcher.utter_message(text=text("handoff_failed", language))
+            return []
+        # the service is down or failing: the request waits in the outbox and goes as soon as it is back
+        queued = handoff_outbox().add(tracker.sender_id, "/api/handoffs", body)
+        logger.warning("handoff queued until the service is back", extra={
+            "sender_id": tracker.sender_id, "reason": reason, "error": str(exc), "outbox_id": queued})
+        dispatcher.utter_message(text=text("handoff_pending", language))
+        return _handed_over(tracker, "waiting", None)
     ref = opened["ref"]
     logger.info("handoff filed", extra={"sender_id": tracker.sender_id, "reason": reason, "ref": ref,
                                         "ticket": opened["ticket"]})
@@ -119,8 +127,11 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
         dispatcher.utter_message(text=text("handoff_queued", language, ref=ref,
                                            wait=_wait_text(language, opened.get("position"),
                                                            opened.get("eta_seconds"))))
-    mode = "ticket" if opened["ticket"] else "waiting"
-    result: List[EventType] = [SlotSet(HANDOFF_SLOT, mode), SlotSet(HANDOFF_ID_SLOT, str(opened["conversation"]["id"])),
+    return _handed_over(tracker, "ticket" if opened["ticket"] else "waiting", str(opened["conversation"]["id"]))
+
+
+def _handed_over(tracker: Tracker, mode: str, handoff_id: Optional[str]) -> List[EventType]:
+    result: List[EventType] = [SlotSet(HANDOFF_SLOT, mode), SlotSet(HANDOFF_ID_SLOT, handoff_id),
                                SlotSet(CSAT_SLOT, None)]
     if tracker.active_loop.get("name"):
         result[:0] = [ActiveLoop(None), SlotSet("requested_slot", None)]
@@ -144,16 +155,25 @@ class ActionRelayToAgent(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         language = tracker.get_slot("language")
         message = (tracker.latest_message or {}).get("text") or ""
+        ticket = tracker.get_slot(HANDOFF_SLOT) == "ticket"
+        outbox = handoff_outbox()
+        body = {"sender_id": tracker.sender_id, "text": message, "ticket": ticket}
         try:
-            await handoff_client().relay(tracker.sender_id, message,
-                                         ticket=tracker.get_slot(HANDOFF_SLOT) == "ticket")
+            if outbox.pending(tracker.sender_id):
+                # earlier calls (the handoff itself, perhaps) wait in the outbox: this one goes after them
+                raise HandoffUnavailable("earlier calls of this customer are still queued")
+            await handoff_client().relay(tracker.sender_id, message, ticket=ticket)
         except NoConversation:
             dispatcher.utter_message(text=text("relay_gone", language))
             return [SlotSet(HANDOFF_SLOT, None)]
         except HandoffUnavailable as exc:
-            logger.error("message not relayed", extra={"sender_id": tracker.sender_id, "error": str(exc)})
-            dispatcher.utter_message(text=text("relay_failed", language))
-            return []
+            if not exc.retryable:
+                logger.error("message not relayed", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+                dispatcher.utter_message(text=text("relay_failed", language))
+                return []
+            queued = outbox.add(tracker.sender_id, "/api/relay", body)
+            logger.warning("message queued until the handoff service is back", extra={
+                "sender_id": tracker.sender_id, "error": str(exc), "outbox_id": queued})
         if tracker.get_slot(HANDOFF_SLOT) == "ticket":
             dispatcher.utter_message(text=text("ticket_recorded", language))
             return [SlotSet(HANDOFF_SLOT, None)]
@@ -213,10 +233,7 @@ class ActionRecordCsat(Action):
             score = parse_score(said)
             if score is None or not handoff_id:
                 return [SlotSet(CSAT_SLOT, None)]
-            try:
-                await handoff_client().csat(handoff_id, score)
-            except HandoffUnavailable as exc:
-                logger.error("rating not recorded", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+            await _csat(tracker.sender_id, handoff_id, score, "")
             dispatcher.utter_message(text=text("csat_comment", language),
                                      buttons=[{"title": text("csat_no_comment_button", language),
                                                "payload": text("csat_no_comment_button", language)}])
@@ -226,9 +243,19 @@ class ActionRecordCsat(Action):
             declined = said.lower().rstrip("。.!！ ") in DECLINE_WORDS or said in (
                 text("csat_no_comment_button", "zh"), text("csat_no_comment_button", "en")) or intent == "deny"
             if not declined and handoff_id:
-                try:
-                    await handoff_client().csat(handoff_id, int(step.split(":", 1)[1]), said)
-                except HandoffUnavailable as exc:
-                    logger.error("comment not recorded", extra={"sender_id": tracker.sender_id, "error": str(exc)})
+                await _csat(tracker.sender_id, handoff_id, int(step.split(":", 1)[1]), said)
             dispatcher.utter_message(text=text("csat_thanks", language))
         return [SlotSet(CSAT_SLOT, None)]
+
+
+async def _csat(sender_id: str, handoff_id: str, score: int, comment: str) -> None:
+    """Record a rating; while the service is down it waits in the outbox."""
+    try:
+        await handoff_client().csat(handoff_id, score, comment)
+    except HandoffUnavailable as exc:
+        if not exc.retryable:
+            logger.error("rating not recorded", extra={"sender_id": sender_id, "error": str(exc)})
+            return
+        handoff_outbox().add(sender_id, "/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment})
+        logger.warning("rating queued until the handoff service is back", extra={"sender_id": sender_id,
+                                                                                "error": str(exc)})

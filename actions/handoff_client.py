@@ -15,6 +15,19 @@ from common.settings import Settings
 class HandoffUnavailable(Exception):
     """The handoff service could not be reached or refused the call."""
 
+    # answers a retry cannot change: the request itself is wrong, or this action server is not let in
+    # (a wrong service token is a configuration error, not an outage); anything else may pass later
+    FINAL_STATUSES = (400, 401, 403, 404, 409, 413, 422)
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Down, timed out, 5xx, or refused for a reason that may pass: worth queueing (handoff_outbox)."""
+        return self.status not in self.FINAL_STATUSES
+
 
 class NoConversation(Exception):
     """The customer has no conversation with people (any more)."""
@@ -26,7 +39,7 @@ class HandoffClient:
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def _post(self, path: str, body: dict) -> dict:
+    async def post(self, path: str, body: dict) -> dict:
         headers = {"Authorization": f"Bearer {self.token}"}
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as session:
@@ -35,20 +48,21 @@ class HandoffClient:
                     if response.status == 404 and path == "/api/relay":
                         raise NoConversation(data.get("error", ""))
                     if response.status >= 400:
-                        raise HandoffUnavailable(f"{path}: {response.status} {data.get('error', '')}")
+                        raise HandoffUnavailable(f"{path}: {response.status} {data.get('error', '')}",
+                                                 response.status)
                     return data
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise HandoffUnavailable(f"{path}: {type(exc).__name__}: {exc}") from exc
 
     async def open(self, body: dict) -> dict:
-        return await self._post("/api/handoffs", body)
+        return await self.post("/api/handoffs", body)
 
     async def relay(self, sender_id: str, text: str, ticket: bool = False) -> dict:
         """`ticket`: this is the message the customer was asked to leave for later."""
-        return await self._post("/api/relay", {"sender_id": sender_id, "text": text, "ticket": ticket})
+        return await self.post("/api/relay", {"sender_id": sender_id, "text": text, "ticket": ticket})
 
     async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
-        return await self._post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})
+        return await self.post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})
 
 
 @lru_cache(maxsize=1)

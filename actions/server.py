@@ -39,11 +39,26 @@ async def close_order_backend(app: Sanic, loop) -> None:
         await order_backend().close()
 
 
+async def start_handoff_outbox(app: Sanic, loop) -> None:
+    """Deliver handoff calls queued while the handoff service was down (actions/handoff_outbox.py)."""
+    from actions.handoff_outbox import deliver_forever
+
+    app.ctx.handoff_outbox = loop.create_task(deliver_forever())
+
+
+async def stop_handoff_outbox(app: Sanic, loop) -> None:
+    task = getattr(app.ctx, "handoff_outbox", None)
+    if task is not None:
+        task.cancel()
+
+
 def create_app(executor: ActionExecutor, **kwargs) -> Sanic:
     metrics = ActionMetrics()
     app = create_app_for_serve(metrics.timed(executor), **kwargs)
     metrics.install(app)
     app.register_listener(load_knowledge, "before_server_start")
+    app.register_listener(start_handoff_outbox, "after_server_start")
+    app.register_listener(stop_handoff_outbox, "before_server_stop")
     app.register_listener(close_order_backend, "after_server_stop")
     return app
 

@@ -50,6 +50,11 @@ TEXTS = {
         "zh": "抱歉，转接人工暂时出现问题。请拨打客服热线 400-800-1234，或稍后再试。",
         "en": "Sorry, I couldn't reach an agent just now. Please call 400-800-1234 or try again shortly.",
     },
+    "handoff_pending": {
+        "zh": "正在为您转接人工客服，请稍候，客服会在这里回复您。您可以继续留言，客服都会看到。",
+        "en": "We're connecting you to a person; an agent will answer here. You can keep writing — they'll see "
+              "your messages.",
+    },
     "relay_failed": {
         "zh": "抱歉，您刚才的消息没能送达客服，请稍后再发一次。",
         "en": "Sorry, your last message didn't reach the agent. Please send it again in a moment.",

@@ -27,6 +27,11 @@ class Settings:
     rasa_port: int = 5005
     action_port: int = 5055
     web_port: int = 8080
+    # Longest one call to the action server may hold a customer's turn (seconds; Rasa's own limit is
+    # 5 min): past it the Rasa server gives up on the call and answers politely (bot/action_guard.py,
+    # docs/reliability.md). Keep it above the order API's worst case (order_api_timeout x
+    # (order_api_retries + 1) plus backoff: about 10 s with the defaults).
+    action_timeout: float = 15.0
     # Runtime state (databases, logs, pid files); git-ignored.
     var_dir: Path = ROOT / "var"
     faq_dir: Path = ROOT / "data" / "faq"
@@ -223,6 +228,8 @@ class Settings:
                 raise ConfigError(f"{name}={port}: a port must be between 1 and 65535")
         if len(set(ports.values())) != len(ports):
             raise ConfigError(f"ports must differ, got {ports}")
+        if not 1.0 <= self.action_timeout <= 300.0:
+            raise ConfigError(f"CS_ACTION_TIMEOUT={self.action_timeout}: seconds, between 1 and 300")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(
                 f"CS_LOG_LEVEL={self.log_level}: use DEBUG, INFO, WARNING or ERROR")

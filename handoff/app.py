@@ -60,10 +60,33 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _storage_down_errors() -> tuple:
+    """The database is unreachable or busy (SQLite locked past its busy timeout, PostgreSQL down or
+    restarting): worth a retry, unlike a bug."""
+    import sqlite3
+
+    found = [sqlite3.OperationalError]
+    try:
+        import psycopg
+
+        found.append(psycopg.OperationalError)
+    except ImportError:  # PostgreSQL support not installed
+        pass
+    return tuple(found)
+
+
+STORAGE_DOWN = _storage_down_errors()
+
+
 @web.middleware
 async def errors(request: web.Request, handler):
     try:
         return await handler(request)
+    except STORAGE_DOWN as exc:
+        # a clean "try again" (the bot's outbox and the console retry), not a 500 page; recovers by itself
+        logger.error("storage unavailable", extra={"path": request.path, "error": f"{type(exc).__name__}: {exc}"})
+        return web.json_response({"error": "storage unavailable, try again shortly"}, status=503,
+                                 headers={"Retry-After": "5"})
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return _error(exc.status, exc.reason)

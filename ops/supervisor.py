@@ -167,6 +167,30 @@ class Supervisor:
         groups = {name: proc.pid for name, proc in self.procs.items()}
         self.registry.write_text(json.dumps({"supervisor": os.getpid(), "groups": groups}))
 
+    # -- one service (the fault tests, tests/faults/, crash, stall and restart parts of a stack) ---
+    def send_signal(self, name: str, sig: int) -> None:
+        """Signal service `name`'s whole process group (SIGSTOP stalls it, SIGCONT resumes it)."""
+        os.killpg(self.procs[name].pid, sig)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL service `name`'s process group, as a crash would: no shutdown hooks run."""
+        proc = self.procs[name]
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def restart(self, name: str) -> None:
+        """Start service `name` again (first stopping whatever is left of it) and wait for its health check."""
+        spec = next(s for s in self.specs if s.name == name)
+        proc = self.procs.get(name)
+        if proc is not None:
+            _stop_groups([proc.pid], own=[proc])
+        self._spawn(spec)
+        self._write_registry()
+        self._wait_healthy(spec)
+
     # -- watching ---------------------------------------------------------------------------
     def exited(self) -> Optional[ServiceSpec]:
         for spec in self.specs:

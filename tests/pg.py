@@ -126,6 +126,22 @@ class PostgresServer:
                 break
         raise PostgresUnavailable(f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\n{self.log_tail()}")
 
+    def halt(self) -> None:
+        """Stop the server as an outage would (fast shutdown: clients are disconnected); `resume` starts it
+        again on the same port and data (tests/faults/)."""
+        done = self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60")
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl stop failed:\n{done.stdout}\n{done.stderr}")
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+
+    def resume(self) -> None:
+        done = self._run("pg_ctl", "start", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
+                         "-o", f"-p {self.port}")
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl start failed:\n{done.stdout}\n{done.stderr}\n{self.log_tail()}")
+
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log.read_text(errors="replace")[-chars:]

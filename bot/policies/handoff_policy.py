@@ -27,6 +27,7 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import action_guard
 from common.handoff_triggers import (
     TriggerConfig,
     escalation_word,
@@ -34,6 +35,10 @@ from common.handoff_triggers import (
     parse_score,
     trigger_reason,
 )
+
+# Every process that runs the model imports this policy: the action-server guard (a polite answer,
+# never silence, when the action server is down or stalled) is installed with it.
+action_guard.install()
 
 HANDOFF_SLOT, CSAT_SLOT = "handoff", "csat_step"
 AGENT_MESSAGE_INTENT, ENDED_INTENT = "EXTERNAL_agent_message", "EXTERNAL_handoff_ended"

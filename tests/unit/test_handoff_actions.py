@@ -22,6 +22,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 
 import actions.faq
 import actions.handoff_client
+import actions.handoff_outbox
 import actions.order_context
 from actions.fallback import ActionFallbackCascade
 from actions.handoff import (
@@ -51,6 +52,7 @@ FIRST = "H000001"
 
 def _clear_caches() -> None:
     actions.handoff_client.handoff_client.cache_clear()
+    actions.handoff_outbox.handoff_outbox.cache_clear()
     actions.order_context.settings.cache_clear()
     actions.order_context.order_backend.cache_clear()
     actions.order_context.verification_log.cache_clear()
@@ -452,24 +454,77 @@ async def test_relay_without_any_conversation_says_the_bot_is_back(handoff):
 
 # --- the service is down, or the bot is not let in ------------------------------------------------------
 
-async def test_service_down_handoff_says_so_and_sets_nothing():
+def queued_calls() -> List[tuple]:
+    outbox = actions.handoff_outbox.handoff_outbox()
+    db = outbox._db()
+    try:
+        return [(r["sender_id"], r["path"], json.loads(r["body"])) for r in
+                db.execute("SELECT * FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL ORDER BY id")]
+    finally:
+        db.close()
+
+
+async def test_service_down_handoff_is_queued_and_the_customer_told_the_truth():
     messages, events = await run(ActionHandoff(), tracker_for([said("转人工", "request_human")]))
-    assert texts_of(messages) == [text("handoff_failed", "zh")]
-    assert events == []
+    assert texts_of(messages) == [text("handoff_pending", "zh")]
+    assert events == [SlotSet("handoff", "waiting"), SlotSet("handoff_id", None), SlotSet("csat_step", None)]
+    [(sender, path, body)] = queued_calls()
+    assert (sender, path, body["reason"], body["language"]) == ("unit-user", "/api/handoffs", "customer_request", "zh")
 
 
-async def test_service_down_complaint_is_acknowledged_then_fails():
+async def test_service_down_complaint_is_acknowledged_queued_and_ends_the_form():
     messages, events = await run(ActionHandoff(), tracker_for([said("太差了", "complain")], slots={"language": "en"},
                                                               active_loop="order_form"))
-    assert texts_of(messages) == [text("complaint_ack", "en"), text("handoff_failed", "en")]
-    assert events == []
+    assert texts_of(messages) == [text("complaint_ack", "en"), text("handoff_pending", "en")]
+    assert events[:2] == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    assert [path for _, path, _ in queued_calls()] == ["/api/handoffs"]
 
 
-async def test_service_down_relay_asks_to_send_again():
+async def test_service_down_relay_is_queued_silently():
     tracker = tracker_for([said("还在吗", "greet")], slots={"handoff": "waiting", "handoff_id": "1"})
     messages, events = await run(ActionRelayToAgent(), tracker)
-    assert texts_of(messages) == [text("relay_failed", "zh")]
+    assert texts_of(messages) == []
     assert events == []
+    assert queued_calls() == [("unit-user", "/api/relay", {"sender_id": "unit-user", "text": "还在吗", "ticket": False})]
+
+
+async def test_queued_calls_are_delivered_in_order_once_the_service_is_back(var_dir):
+    await run(ActionHandoff(), tracker_for([said("转人工", "request_human")]))
+    await run(ActionRelayToAgent(), tracker_for([said("我的快递丢了", "greet")], slots={"handoff": "waiting"}))
+    runner = await start_service()  # the service comes up
+    try:
+        back = Handoff(runner.app)
+        back.add_agent()
+        # the service is up now, but a relay still waits behind the queued handoff
+        await run(ActionRelayToAgent(), tracker_for([said("还在吗", "greet")], slots={"handoff": "waiting"}))
+        assert [path for _, path, _ in queued_calls()] == ["/api/handoffs", "/api/relay", "/api/relay"]
+        outbox, client = actions.handoff_outbox.handoff_outbox(), actions.handoff_client.handoff_client()
+        for _ in range(3):  # one row per customer per round
+            db = outbox._db()
+            db.execute("UPDATE outbox SET next_at = 0")  # no pause in a unit test
+            db.close()
+            await actions.handoff_outbox.deliver_due(outbox, client)
+        assert queued_calls() == []
+        conversation = back.only()
+        texts = [m.text for m in back.store.messages(conversation.id)]
+        assert texts[-2:] == ["我的快递丢了", "还在吗"]
+        # a repeated delivery (a timeout after the service stored it) opens nothing new
+        await actions.handoff_client.handoff_client().open(json.loads(
+            outbox._db().execute("SELECT body FROM outbox WHERE path = '/api/handoffs'").fetchone()[0]))
+        assert len(back.conversations()) == 1
+    finally:
+        await runner.cleanup()
+
+
+async def test_queued_relay_for_a_finished_conversation_is_dropped(handoff):
+    actions.handoff_outbox.handoff_outbox().add("gone-user", "/api/relay", {"sender_id": "gone-user", "text": "hi",
+                                                                            "ticket": False})
+    db = actions.handoff_outbox.handoff_outbox()._db()
+    db.execute("UPDATE outbox SET next_at = 0")
+    db.close()
+    assert await actions.handoff_outbox.deliver_due(actions.handoff_outbox.handoff_outbox(),
+                                                    actions.handoff_client.handoff_client()) == 0
+    assert queued_calls() == []
 
 
 async def test_wrong_service_token_is_refused_and_treated_as_down(online, monkeypatch):
