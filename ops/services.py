@@ -7,6 +7,7 @@ from typing import Dict, List
 
 from common.secrets import rasa_api_token
 from common.settings import Settings
+from ops.endpoints import endpoints_file
 from ops.paths import RASA, ROOT, VENV_BIN
 from ops.training import rasa_env
 
@@ -33,7 +34,7 @@ def build_services(settings: Settings, model: Path) -> List[ServiceSpec]:
     }
     rasa = ServiceSpec(
         name="rasa",
-        argv=[str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+        argv=[str(RASA), "run", "--model", str(model), "--endpoints", str(endpoints_file(settings)),
               "--credentials", "credentials.yml", "--interface", settings.host,
               "--port", str(settings.rasa_port), "--cors", "*",
               # "=": a token may start with "-" (URL-safe base64), which argparse would take for an option
