@@ -634,8 +634,9 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     from handoff.insight_api import add_insight_routes  # the supervisors' dashboard (it imports this module)
     add_insight_routes(app, settings)
     app.router.add_get("/api/ws", websocket)
-    add_unanswered_routes(app, UnansweredFinder(settings, store), _account)  # editors too
     editor_api.register(app, settings)  # /api/kb/*: the FAQ editors' API (handoff/editor_api.py)
+    add_unanswered_routes(app, UnansweredFinder(settings, store, app[editor_api.EDITOR].previewer.published),
+                          _account)  # editors too
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)

@@ -3,8 +3,9 @@
 
 The work (reading the tracker store, the query log and the handoff store; embedding; asking the
 knowledge base in service whether it answers a cluster now) is blocking: it runs in a thread, one at
-a time, and its result is kept for a short while so that an editor's reloads do not redo it. The
-sentence encoder and the live knowledge base are loaded on first use, not at the service's start.
+a time, and its result is kept for a short while (and while the published version stays the same) so
+that an editor's reloads do not redo it. The sentence encoder and the published knowledge base are
+loaded on first use, not at the service's start.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncio
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from aiohttp import web
 
@@ -20,6 +21,9 @@ from common.settings import Settings
 from handoff.store import HandoffStore
 from insight import sources, unanswered
 from insight.model import DAY
+
+if TYPE_CHECKING:
+    from knowledge.search import KnowledgeBase
 
 EDITING_ROLES = ("editor", "supervisor")
 MAX_DAYS = 366
@@ -29,13 +33,16 @@ CACHE_SECONDS = 30.0
 class UnansweredFinder:
     """Reads, groups and filters the unanswered questions of the last `days` days."""
 
-    def __init__(self, settings: Settings, store: HandoffStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, store: HandoffStore,
+                 published: Callable[[], Optional["KnowledgeBase"]], clock: Callable[[], float] = time.time) -> None:
+        """`published()`: the knowledge base of the CURRENT version, loaded synchronously when it changed
+        (the editors' Previewer.published, so the service holds one loaded index)."""
         self.settings = settings
         self.store = store
+        self.published = published
         self.clock = clock
         self._lock = threading.Lock()
         self._encoder = None
-        self._kb = None
         self._cache: Dict[int, Tuple[float, str, List[unanswered.Cluster]]] = {}
 
     def _embed(self, texts: Sequence[str]):
@@ -45,22 +52,21 @@ class UnansweredFinder:
         return self._encoder.encode(list(texts))
 
     def _answers(self, texts: Sequence[str]) -> List[bool]:
-        """Per text: does the knowledge base in service (CURRENT, hot-swapped) answer it directly?"""
-        from knowledge.live import LiveKnowledgeBase
+        """Per text: does the published knowledge base (CURRENT, loaded at once when it changed) answer
+        it directly?"""
         from knowledge.search import decide
 
-        if self._kb is None:
-            self._kb = LiveKnowledgeBase(self.settings.kb_dir, self.settings.kb_hybrid_weight, poll_seconds=0.0)
-            self._kb.load_now()
-        kb = self._kb.get()
+        kb = self.published()
         if kb is None:  # no index yet: nothing is answered
             return [False] * len(texts)
         thresholds = self.settings.kb_thresholds
         return [decide(hits, thresholds).kind == "answer" for hits in kb.search_many(list(texts))]
 
     def _kb_version(self) -> str:
-        current = Path(self.settings.kb_dir) / "CURRENT"
-        return current.read_text(encoding="utf-8").strip() if current.exists() else ""
+        from knowledge.index import current_version
+
+        current = current_version(Path(self.settings.kb_dir))
+        return current.name if current else ""
 
     def find(self, days: int) -> List[unanswered.Cluster]:
         with self._lock:

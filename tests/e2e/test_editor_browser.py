@@ -8,6 +8,7 @@ The service runs as `python -m handoff serve` with a temp corpus and a temp inde
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -20,10 +21,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from handoff.store import HandoffStore
 from knowledge.index import build_from_corpus, current_version, open_current
 from knowledge.search import KnowledgeBase
 from ops.paths import ROOT, VENV_BIN
 from tests.conftest import free_port
+from tests.insight_fixture import RasaTrackerWriter
 from tests.kb_editing_fixture import OPTIONS, write_corpus, write_queries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -31,6 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PASSWORD = "editor-browser-password"  # test-only
 OLD_EN = "Orders over ¥99 ship free; otherwise shipping is ¥10."
 NEW_EN = "Shipping is free on every order this month."
+GIFT_ANSWER = "Yes: add a note 'gift wrap' to your order and we wrap it for free, with a card."
 WAIT = 120  # publishing builds and evaluates an index; 2 shared cores
 
 
@@ -69,7 +73,7 @@ def service(tmp_path):
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
     try:
-        yield {"url": url, "corpus": corpus, "kb": kb}
+        yield {"url": url, "corpus": corpus, "kb": kb, "var": tmp_path / "var"}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -147,21 +151,72 @@ def test_editor_edits_previews_publishes_and_rolls_back(service, new_browser):
     assert agent.post(url + "/api/kb/publish", timeout=10).status_code == 403
 
 
-def test_make_faq_entry_from_an_unanswered_cluster_or_a_quiet_note(service, new_browser):
-    """The unanswered panel: clusters with a button that pre-fills a new entry; without data, a quiet note."""
+def _unanswered_records(var: Path) -> None:
+    """Three customers the bot could not answer about instalments (NLU fallback), and one whose gift-wrap
+    question went to a person who answered it and closed the conversation (the draft answer)."""
+    now = time.time()
+    tracker = RasaTrackerWriter(var / "rasa-tracker.sqlite3")
+    for i, text in enumerate(("可以分期付款吗", "支持分期吗", "能用花呗分期吗")):
+        tracker.session(f"c{i}", now - 3000 + 60 * i, "socketio")
+        tracker.user(f"c{i}", now - 2999 + 60 * i, text, "nlu_fallback", 0.3, "socketio", language="zh")
+    tracker.session("g1", now - 1800, "socketio")
+    tracker.user("g1", now - 1799, "Do you offer gift wrapping?", "ask_faq", 0.7, "socketio", language="en")
+    tracker.handoff("g1", now - 1790, 1)
+    tracker.write()
+    ticks = itertools.count()
+    store = HandoffStore(var / "handoff.sqlite3", clock=lambda: now - 1790 + 5 * next(ticks))
+    try:
+        conversation = store.open(sender_id="g1", channel="socketio", language="en", reason="customer_request",
+                                  queue="general", summary={})
+        store.offer(conversation.id, "alice")
+        store.accept(conversation.id, "alice")
+        store.add_message(conversation.id, "agent", GIFT_ANSWER, agent_id="alice")
+        store.resolve(conversation.id, back_to_bot=False)
+    finally:
+        store.close()
+
+
+def test_make_faq_entry_from_an_unanswered_cluster_in_one_step(service, new_browser):
+    """The unanswered panel lists the clusters with counts; "Make FAQ entry" pre-fills a new entry with
+    the cluster's questions and the agent's answer; once published, the cluster leaves the list."""
+    _unanswered_records(service["var"])
     driver = new_browser("en-US")
-    wait = WebDriverWait(driver, 30)
+    wait = WebDriverWait(driver, WAIT)
     driver.get(service["url"] + "/console/")
     wait.until(EC.visibility_of_element_located((By.ID, "agent-id"))).send_keys("erin")
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
     driver.find_element(By.ID, "login-submit").click()
     wait.until(EC.visibility_of_element_located((By.ID, "app")))
-    wait.until(lambda d: d.find_element(By.ID, "unanswered-note").text
-               or d.find_elements(By.CSS_SELECTOR, "#unanswered li"))
-    clusters = driver.find_elements(By.CSS_SELECTOR, "#unanswered li")
-    if not clusters:  # a fresh install has no unanswered questions (or the endpoint is not there)
-        assert driver.find_element(By.ID, "unanswered-note").text in (
-            "No unanswered questions.", "(this service has no list of unanswered questions yet)")
-        return
-    clusters[0].find_element(By.CSS_SELECTOR, "button.make-entry").click()
-    assert driver.find_elements(By.CSS_SELECTOR, "#questions input.q")[0].get_attribute("value")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#unanswered li")) == 2)  # the first call embeds
+    items = driver.find_elements(By.CSS_SELECTOR, "#unanswered li")
+    assert items[0].find_element(By.TAG_NAME, "strong").text == "3×"
+    assert "支持分期吗" in items[0].text and "Do you offer gift wrapping?" in items[1].text
+
+    items[1].find_element(By.CSS_SELECTOR, "button.make-entry").click()  # gift wrap: the agent's answer
+    wait.until(lambda d: d.find_element(By.ID, "f-answer-en").get_attribute("value") == GIFT_ANSWER)
+    questions = [q.get_attribute("value") for q in driver.find_elements(By.CSS_SELECTOR, "#questions input.q")]
+    assert questions == ["Do you offer gift wrapping?"]
+
+    items = driver.find_elements(By.CSS_SELECTOR, "#unanswered li")
+    items[0].find_element(By.CSS_SELECTOR, "button.make-entry").click()  # instalments: questions only
+    wait.until(lambda d: [q.get_attribute("value") for q in d.find_elements(By.CSS_SELECTOR, "#questions input.q")]
+               [:1] == ["可以分期付款吗"])
+    questions = [q.get_attribute("value") for q in driver.find_elements(By.CSS_SELECTOR, "#questions input.q")]
+    assert sorted(questions) == sorted(["可以分期付款吗", "支持分期吗", "能用花呗分期吗"])
+    assert driver.find_element(By.ID, "f-answer-zh").get_attribute("value") == ""
+    driver.find_element(By.ID, "f-id").send_keys("instalments")
+    driver.find_element(By.ID, "f-category").send_keys("payment")
+    driver.find_element(By.ID, "f-file").send_keys("payment.yml")
+    driver.find_element(By.ID, "f-answer-zh").send_keys("支持花呗和信用卡分期，下单时选择分期即可。")
+    driver.find_element(By.ID, "f-answer-en").send_keys("You can pay in instalments with Huabei or a credit card.")
+    driver.find_element(By.ID, "save").click()
+    text_in(driver, "#save-status", "Saved to payment.yml")
+    assert "可以分期付款吗" in (service["corpus"] / "payment.yml").read_text(encoding="utf-8")
+
+    driver.find_element(By.ID, "publish").click()
+    text_in(driver, "#publish-status", "Published: version")
+    driver.refresh()
+    wait.until(EC.visibility_of_element_located((By.ID, "app")))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#unanswered li")) == 1)
+    remaining = driver.find_element(By.CSS_SELECTOR, "#unanswered li").text
+    assert "gift wrapping" in remaining and "分期" not in remaining
