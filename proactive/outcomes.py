@@ -30,7 +30,8 @@ def classify(events: Iterable[EventRow], sent_at: datetime, now: datetime, windo
     for type_name, intent, action, timestamp in events:
         if not start < timestamp <= end:
             continue
-        if (type_name == "user" and intent == "request_human") or (type_name == "action" and action == "action_handoff"):
+        handed_over = type_name == "action" and action == "action_handoff"
+        if (type_name == "user" and intent == "request_human") or handed_over:
             outcome = ASKED
         elif type_name == "user" and intent and not intent.startswith("EXTERNAL_") and outcome is None:
             outcome = OPENED

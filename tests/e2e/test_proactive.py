@@ -227,7 +227,8 @@ def test_outside_the_48_hour_window_nothing_is_sent_and_the_reason_is_recorded(p
     assert states(proactive, "C9003") == [("logistics_delay", "skipped", "outside_window")]
     assert states(proactive, "C9013") == [("logistics_delay", "skipped", "outside_window")]
     time.sleep(1)
-    assert proactive.wechat.sent_to(user) == [] and not any("物流" in s.content for s in proactive.wechat.sent_to(wrote))
+    assert proactive.wechat.sent_to(user) == []
+    assert not any("物流" in s.content for s in proactive.wechat.sent_to(wrote))
 
 
 def test_quiet_hours_postpone_until_they_end(proactive):
@@ -252,7 +253,8 @@ def test_quiet_hours_postpone_until_they_end(proactive):
 
 def test_rate_limit_per_customer(proactive):
     user = app_customer(proactive, "C9005")
-    first, second = add_order(proactive, "C9005"), add_order(proactive, "C9005")
+    add_order(proactive, "C9005")
+    add_order(proactive, "C9005")
     proactive.round_(rate_count=1)
     proactive.app.wait_for_callback(user, "no tracking update")
     assert sorted(states(proactive, "C9005")) == [("logistics_delay", "sent", ""),
@@ -285,6 +287,16 @@ def test_unsubscribe_stops_the_next_one_and_resubscribe_undoes_it(proactive):
     proactive.round_()
     notice = wait_wechat(proactive, user, "请在 7 天内将商品寄回")
     assert "AS9006000002" in notice.content and "1. 查看订单" in notice.content
+
+
+def test_stop_right_after_a_notification_unsubscribes(proactive):
+    user = app_customer(proactive, "C9009")
+    add_order(proactive, "C9009")
+    proactive.round_()
+    proactive.app.wait_for_callback(user, "no tracking update")
+    r = proactive.app.send(proactive.rasa_url, user, "stop", customer_id="C9009", metadata={"language": "en"})
+    assert any("no more order notifications" in (m.get("text") or "") for m in r.json()["messages"]), r.json()
+    assert proactive.store.opted_out("C9009")
 
 
 def test_refund_completed_after_the_baseline_reaches_the_app_customer(proactive):
@@ -338,5 +350,5 @@ def test_the_service_is_up_and_counts_notifications_and_outcomes(proactive):
     assert value("cs_proactive_notifications_total", kind="refund_completed", state="skipped",
                  reason="opted_out") == 1
     assert value("cs_proactive_outcomes_total", kind="logistics_delay", outcome="asked_for_person") == 1
-    # C9001 pressed "track"; C9006 answered "退订" (a reply too)
-    assert value("cs_proactive_outcomes_total", kind="logistics_delay", outcome="opened_conversation") == 2
+    # C9001 pressed "track"; C9006 answered "退订" and C9009 "stop" (replies too)
+    assert value("cs_proactive_outcomes_total", kind="logistics_delay", outcome="opened_conversation") == 3

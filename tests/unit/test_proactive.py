@@ -8,7 +8,7 @@ import multiprocessing
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import pytest
 
@@ -63,7 +63,8 @@ def test_a_parcel_past_its_promise_without_updates_is_late_once_per_stall():
 @pytest.mark.parametrize("shipped, last_update, why", [
     (50, 40, "within the promise"), (100, 10, "updated lately"), (400, 300, "old history")])
 def test_no_delay_while_promised_updated_or_long_past(shipped, last_update, why):
-    assert rules.candidates([facts(OrderFacts(order(shipped_hours_ago=shipped), (event(last_update),)))], NOW) == [], why
+    parcel = OrderFacts(order(shipped_hours_ago=shipped), (event(last_update),))
+    assert rules.candidates([facts(parcel)], NOW) == [], why
 
 
 def test_a_delivery_exception_is_a_failed_delivery_not_a_delay():
