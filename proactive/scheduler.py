@@ -12,7 +12,6 @@ Several replicas may run it on one store: claims are atomic, so each notificatio
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
