@@ -29,8 +29,8 @@ from common.settings import Settings
 from handoff import routing
 from handoff.store import HandoffStore
 from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session
-from insight.unanswered import NoAnswerLookup
 from insight.sessions import SLOTS_READ, Event, sessions_from_events, tier_of
+from insight.unanswered import NoAnswerLookup
 
 PathLike = Union[str, Path]
 HandoffSource = Union[PathLike, HandoffStore]

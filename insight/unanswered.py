@@ -225,5 +225,5 @@ def still_unanswered(clusters: Sequence[Cluster], answers: Callable[[Sequence[st
     texts = [t for c in clusters for t in c.texts]
     if not texts:
         return list(clusters)
-    answered = dict(zip(texts, answers(texts)))
+    answered = dict(zip(texts, answers(texts), strict=True))
     return [c for c in clusters if sum(answered[t] for t in c.texts) * 2 <= len(c.texts)]

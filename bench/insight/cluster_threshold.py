@@ -28,7 +28,8 @@ def bcubed(clusters, labels):
             cluster_of[r] = k
     by_cluster = [Counter(labels[r] for r in rows) for rows in clusters]
     per_label = Counter(labels)
-    precision = np.mean([by_cluster[cluster_of[r]][labels[r]] / len(clusters[cluster_of[r]]) for r in range(len(labels))])
+    precision = np.mean([by_cluster[cluster_of[r]][labels[r]] / len(clusters[cluster_of[r]])
+                         for r in range(len(labels))])
     recall = np.mean([by_cluster[cluster_of[r]][labels[r]] / per_label[labels[r]] for r in range(len(labels))])
     return float(precision), float(recall)
 

@@ -64,8 +64,8 @@ def deal(n: int, seed: int, orders: Sequence[Tuple[str, str]]) -> List[Conversat
             conversations.append(Conversation("faq", language, tuple(turns)))
         elif draw < 0.85:
             number, customer = rng.choice(list(orders))
-            turns = (Turn(FAQ[language][0][0]), Turn(ORDER[language].format(number=number), containing(number), "order"),
-                     Turn(FAQ[language][-1][0]))
+            lookup = Turn(ORDER[language].format(number=number), containing(number), "order")
+            turns = (Turn(FAQ[language][0][0]), lookup, Turn(FAQ[language][-1][0]))
             conversations.append(Conversation("order", language, turns, customer))
         else:
             turns = tuple(Turn(t, kind=k) for t, k in HANDOFF[language])

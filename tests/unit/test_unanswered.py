@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from insight.model import HandoffRecord, Session, Turn
-from insight.unanswered import (NoAnswerLookup, build_clusters, cluster_vectors, collect, drafts_from,
-                                normalise, still_unanswered)
+from insight.unanswered import (
+    NoAnswerLookup,
+    build_clusters,
+    cluster_vectors,
+    collect,
+    drafts_from,
+    normalise,
+    still_unanswered,
+)
 
 
 def turn(at, text, intent="ask_faq", fallback=False):
@@ -116,10 +123,10 @@ def test_cluster_counts_languages_sources_times_and_drafts():
 
 
 def test_draft_answer_is_the_agents_longest_message_in_its_language():
-    drafts = drafts_from({1: [("lin", "您好"), ("lin", "专票请在订单详情页申请，填写税号后三个工作日内开出。"), ("lin", " ")],
-                          2: [("sam", "   ")]}, {1: "zh", 2: "en"})
+    answer = "专票请在订单详情页申请，填写税号后三个工作日内开出。"
+    drafts = drafts_from({1: [("lin", "您好"), ("lin", answer), ("lin", " ")], 2: [("sam", "   ")]}, {1: "zh", 2: "en"})
     assert list(drafts) == [1]
-    assert drafts[1].text.startswith("专票请在订单详情页申请") and drafts[1].language == "zh" and drafts[1].agent == "lin"
+    assert (drafts[1].text, drafts[1].language, drafts[1].agent) == (answer, "zh", "lin")
 
 
 def test_clusters_the_knowledge_base_now_answers_disappear():
