@@ -13,10 +13,11 @@ model) wraps `RemoteAction.run`:
   again, the hotline, a "talk to a person" button), or `utter_relay_unavailable` while a person owns
   the conversation — and the turn ends there (`FollowupAction(action_listen)`); an active form stays
   active, so the customer continues where they were once the server is back;
-- once the action server failed for a customer, their calls of the next 2 s fail at once: the rest of
-  the turn (a new conversation's session start, the slot-mapping call, the action) waits only once;
-- background calls stay quiet: `action_session_start` and the custom slot-mapping actions raise as
-  before (Rasa logs them and goes on), and for external events (an agent's message, the end of a
+- once the action server failed in a turn, the turn's later calls fail at once: a turn (a new
+  conversation's session start, the slot-mapping call, the action) waits for the bound only once;
+- background calls stay quiet: a failed `action_session_start` (the welcome) is replaced by Rasa's
+  default session start, so the conversation starts cleanly and the customer's message is handled;
+  the custom slot-mapping actions raise as before (Rasa logs them and goes on); and for external events (an agent's message, the end of a
   handoff) the customer is told nothing — the handoff service's message is lost (see
   docs/reliability.md);
 - the wrapped events are marked (`metadata.action_server_unavailable`) for the logs and insight.
@@ -29,9 +30,14 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Set, Text
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
-from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.core.actions.action import (
+    ActionExecutionRejection,
+    ActionSessionStart,
+    RemoteAction,
+    create_bot_utterance,
+)
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import BotUttered, Event, FollowupAction, UserUttered
 from rasa.shared.exceptions import RasaException
@@ -45,8 +51,10 @@ HANDOFF_SLOT = "handoff"
 FALLBACK_TEXT = ("抱歉，暂时无法处理您的请求，请稍后再试，或拨打客服热线 400-800-1234。 / "
                  "Sorry, we can't complete that right now. Please try again shortly or call 400-800-1234.")
 _REMEMBERED_SENDERS = 1000
-# after a failure, calls for the same customer within this many seconds fail at once (the same turn)
+# A session start runs before the turn's message is in the tracker: after it failed, the customer's next
+# call within this many seconds belongs to the same turn.
 SAME_TURN_SECONDS = 2.0
+_SESSION_START = object()
 
 
 class ActionServerUnavailable(RasaException):
@@ -57,17 +65,29 @@ class _Guard:
     def __init__(self, original, timeout: float) -> None:
         self.original = original
         self.timeout = timeout
-        self.failed: "OrderedDict[str, float]" = OrderedDict()  # sender -> when the server last failed them
+        # sender -> (the turn the action server failed in, when)
+        self.failed: "OrderedDict[str, Tuple[Any, float]]" = OrderedDict()
 
-    def _remember(self, sender_id: str) -> None:
-        self.failed[sender_id] = time.monotonic()
+    def _remember(self, sender_id: str, turn: Any) -> None:
+        self.failed[sender_id] = (turn, time.monotonic())
         self.failed.move_to_end(sender_id)
         while len(self.failed) > _REMEMBERED_SENDERS:
             self.failed.popitem(last=False)
 
+    def _failed_already(self, sender_id: str, turn: Any) -> bool:
+        failed_turn, at = self.failed.get(sender_id, (None, 0.0))
+        if failed_turn is None:
+            return False
+        if failed_turn is _SESSION_START and time.monotonic() - at < SAME_TURN_SECONDS:
+            self.failed[sender_id] = (turn, at)  # the message the failed session start came before
+            return True
+        return failed_turn == turn
+
     async def run(self, action: RemoteAction, output_channel, nlg, tracker, domain) -> List[Event]:
         sender_id = tracker.sender_id
-        if time.monotonic() - self.failed.get(sender_id, float("-inf")) < SAME_TURN_SECONDS:
+        name = action.name()
+        turn = _SESSION_START if name == ACTION_SESSION_START_NAME else _turn(tracker)
+        if self._failed_already(sender_id, turn):
             error = "the action server failed this turn already"
         else:
             try:
@@ -79,16 +99,23 @@ class _Guard:
                 error = f"no answer within {self.timeout:g} s"
             except RasaException as exc:
                 error = str(exc)
-            self._remember(sender_id)
-        name = action.name()
+            self._remember(sender_id, turn)
         logger.error(f"action server unavailable for '{name}' (sender {tracker.sender_id}): {error}")
-        if name == ACTION_SESSION_START_NAME or name in _mapping_actions(domain):
+        if name == ACTION_SESSION_START_NAME:
+            return await ActionSessionStart().run(output_channel, nlg, tracker, domain)
+        if name in _mapping_actions(domain):
             raise ActionServerUnavailable(f"custom action '{name}' not run: {error}")
         events: List[Event] = [FollowupAction(ACTION_LISTEN_NAME)]
         if _told(tracker) or _is_external(tracker):
             return events
         waiting = tracker.get_slot(HANDOFF_SLOT) in ("waiting", "ticket")
         return [await _apology(RELAY_RESPONSE if waiting else RESPONSE, output_channel, nlg, tracker)] + events
+
+
+def _turn(tracker) -> Any:
+    """The customer's message this call is about (forms pass on a copy of the tracker: same message)."""
+    message = tracker.latest_message
+    return getattr(message, "message_id", None) or getattr(message, "timestamp", None)
 
 
 def _told(tracker) -> bool:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from actions.texts import text
+from actions.order_texts import text
 from tests.e2e.chat import new_sender, rest_say
 from tests.e2e.test_orders import SAY, demo, status_header  # noqa: F401 - demo is a fixture
 from tests.faults.conftest import bot_texts, tracker
