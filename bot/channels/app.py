@@ -13,6 +13,10 @@ customer token in `metadata.customer_token` works too). Callbacks go to `callbac
 same way, as {"id", "sender", "conversation_id", "message"}; they are retried, and a callback that
 still fails makes the sender (e.g. the handoff service's outbox) try again later.
 
+Rate limits (`guard.py`): per customer (the verified customer's conversation, else the app user's),
+429 with Retry-After; per client address only for refused requests (bad signature, too large, not
+JSON), since every call of the app's back end comes from its few addresses.
+
 credentials.yml:
 
     bot.channels.app.AppInput:
@@ -35,6 +39,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import runtime
+from bot.channels.guard import text_problem, too_many
 from bot.channels.signing import Refusal, signed_headers, signed_json
 
 log = logging.getLogger(__name__)
@@ -122,9 +127,15 @@ class AppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if not self.secret:
                 return _error(503, "the app channel is not configured")
+            guard = runtime.guard()
+            address = guard.address(request.ip, request.headers)
+            allowed, wait = guard.addresses.check(f"{self.name()}|{address}")
+            if not allowed:  # this address sent too many refused requests
+                return too_many(wait)
             try:
                 data = signed_json(self.secret, request.headers, request.body or b"", MAX_BODY)
             except Refusal as exc:
+                guard.allow_address(self.name(), address)
                 return _error(exc.status, exc.message)
             problem = _invalid(data)
             if problem:
@@ -132,6 +143,9 @@ class AppInput(InputChannel):
             metadata = dict(data.get("metadata") or {})
             customer = metadata.pop("customer_id", None) or runtime.verified_customer(metadata)
             route = runtime.directory().route(self.name(), data["sender"], verified_customer=customer)
+            allowed, wait = guard.allow_customer(self.name(), route.conversation_id)
+            if not allowed:
+                return too_many(wait, "too many messages from this customer")
             key = f"{data['sender']}:{data['message_id']}" if data.get("message_id") else None
             if key and not runtime.ledger().claim(f"app:{key}"):
                 remembered = self._answers.get(key)
@@ -163,10 +177,9 @@ def _invalid(data: Any) -> Optional[str]:
         return "body must be a JSON object"
     if not isinstance(data.get("sender"), str) or not data["sender"].strip() or len(data["sender"]) > 128:
         return "sender: the app user id, a non-empty string of at most 128 characters"
-    if not isinstance(data.get("message"), str) or not data["message"].strip():
-        return "message: a non-empty string"
-    if len(data["message"]) > MAX_MESSAGE:
-        return f"message: at most {MAX_MESSAGE} characters"
+    problem = text_problem(data.get("message"), MAX_MESSAGE)
+    if problem:
+        return problem
     if "message_id" in data and not (isinstance(data["message_id"], str) and 0 < len(data["message_id"]) <= 128):
         return "message_id: a string of 1-128 characters"
     metadata = data.get("metadata")

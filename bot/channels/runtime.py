@@ -40,3 +40,11 @@ def customer_token(customer_id: Optional[str]) -> Optional[str]:
     if not customer_id or not secret:
         return None
     return issue_token(secret, customer_id, ttl=TOKEN_TTL)
+
+
+@lru_cache(maxsize=1)
+def guard():
+    """Rate limits and input checks shared by the channels of this process (`guard.py`)."""
+    from bot.channels.guard import Guard
+
+    return Guard(settings())

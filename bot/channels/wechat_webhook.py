@@ -12,6 +12,10 @@ answered passively (one reply, encrypted when the request was); a slower turn is
 at once and its messages follow through the customer-service message API. WeChat re-sends a message it
 got no answer to, up to three times with the same MsgId: each is processed once (`ledger.py`); a
 repeat gets the same passive reply while it is remembered, else "success".
+
+Rate limit per OpenID/UserID (or linked customer), not per address (every push comes from WeChat's
+servers): over it, the passive reply is a polite "please wait" (WeChat shows no status codes) and
+the message is not processed. Texts with control characters or EXTERNAL_ intents are not processed.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import runtime, wechat_xml
+from bot.channels.guard import BUSY_TEXT, text_problem
 from bot.channels.render import ButtonMemory, as_text
 from bot.channels.wechat_api import MAX_TEXT_BYTES, WeChatApi, WeChatApiError
 from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, signature_matches
@@ -239,7 +244,13 @@ class WeChatWebhook:
             return UNSUPPORTED_TYPE
         if not text:
             return None
+        if text_problem(text):
+            log.warning("wechat message refused", extra={"channel": self.config.channel,
+                                                         "reason": text_problem(text)})
+            return None
         route = runtime.directory().route(self.config.channel, message.from_user, sticky=True)
+        if not runtime.guard().allow_customer(self.config.channel, route.conversation_id)[0]:
+            return BUSY_TEXT  # WeChat shows no status codes: the customer is told in words
         metadata: Dict[str, Any] = {**hints, "channel_user": {"channel": self.config.channel,
                                                               "account": message.to_user}}
         token = runtime.customer_token(route.customer_id)
