@@ -150,5 +150,16 @@ if (( WITH_TEST )); then
       fail "the scale-out tests need redis-server: sudo apt-get install redis-server"
     fi
   fi
+  # the full scale-out test balances two Rasa, two action and two handoff processes with nginx
+  if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      say "installing nginx (Debian package) for the scale-out tests' load balancer"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q
+      apt-get install -y -q --no-install-recommends nginx
+    else
+      fail "the scale-out tests need nginx: sudo apt-get install nginx"
+    fi
+  fi
 fi
 say "setup complete"

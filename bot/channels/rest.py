@@ -11,6 +11,9 @@ a clear 4xx before anything is processed or stored:
     413  body over 64 KiB
     429  over the per-address or per-sender rate limit (Retry-After)
 
+An optional `"message_id"` (1-128 of A-Z a-z 0-9 . _ : -, 400 otherwise) makes a client's retry of
+the message processed once (`once.py`).
+
 credentials.yml: `bot.channels.rest.RestInput:` instead of `rest:`. Rasa's `?stream=true` is not offered.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import runtime
+from bot.channels import once, runtime
 from bot.channels.guard import sender_problem, text_problem, too_many
 
 log = logging.getLogger(__name__)
@@ -64,10 +67,18 @@ class RestInput(RasaRestInput):
             allowed, wait = guard.allow_customer(self.name(), data["sender"])
             if not allowed:
                 return too_many(wait, "too many messages from this sender")
+            if once.key_problem(data.get("message_id")):
+                return _error(400, once.key_problem(data.get("message_id")))
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(data["message"], collector, data["sender"],
-                                                 input_channel=self.name(), metadata=data.get("metadata")))
+                message = UserMessage(data["message"], collector, data["sender"], input_channel=self.name(),
+                                      metadata=data.get("metadata"), message_id=data.get("message_id"))
+                if data.get("message_id") is None:
+                    await on_new_message(message)
+                else:  # a client's retry is processed once (once.py, docs/scale-out.md)
+                    earlier = await once.handle_once(request.app.ctx.agent, message)
+                    if earlier is not None:
+                        return response.json(earlier)
             except Exception:  # noqa: BLE001 - as Rasa's: the turn's failure is logged, the answer says what was said
                 log.exception("rest turn failed")
             return response.json(collector.messages)

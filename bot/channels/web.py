@@ -23,7 +23,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.channels import runtime
+from bot.channels import runtime, socket_fanout
 from bot.channels.customers import customer_conversation_id
 from bot.channels.guard import BUSY_TEXT, sender_problem, text_problem
 
@@ -37,6 +37,7 @@ class WebChatInput(SocketIOInput):
         bp = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        socket_fanout.share_rooms(sio, runtime.settings().redis_url)  # several Rasa servers: docs/scale-out.md
 
         async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             data = data if isinstance(data, dict) else {}
