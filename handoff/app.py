@@ -32,7 +32,8 @@ from handoff.prometheus import HandoffMetrics
 from handoff.rasa_client import RasaClient
 from handoff.service import Event, HandoffService, Intake, NotAllowed, ServiceConfig, ref
 from handoff.store import HandoffStore, StoreError
-from handoff.unanswered_api import UnansweredFinder, add_routes as add_unanswered_routes
+from handoff.unanswered_api import UnansweredFinder
+from handoff.unanswered_api import add_routes as add_unanswered_routes
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,10 @@ WORKER = web.AppKey("worker", DeliveryWorker)
 TOKEN = web.AppKey("token", str)
 CANNED = web.AppKey("canned", list)
 TASKS = web.AppKey("tasks", list)
-FAILED_LOGINS = web.AppKey("failed_logins", dict)
 PROMETHEUS = web.AppKey("prometheus", HandoffMetrics)
 LOGIN_IPS = web.AppKey("login_ips", TokenBuckets)
 PROXIES = web.AppKey("proxies", frozenset)
 LOGIN_LIMIT, LOGIN_LOCK_SECONDS = 5, 300
-MAX_FAILED_ACCOUNTS = 10_000  # accounts with recent failures remembered (bounded: ids are the caller's)
 
 
 # --- errors and bodies ---------------------------------------------------------------------------
@@ -238,25 +237,19 @@ async def login(request: web.Request) -> web.Response:
         raise ValueError("'agent_id' must be a string of 1-64 characters")
     if not isinstance(password, str) or len(password) > 1024:
         raise ValueError("'password' must be a string of at most 1024 characters")
-    failures = request.app[FAILED_LOGINS]
-    count, since = failures.get(agent_id, (0, 0.0))
-    if count >= LOGIN_LIMIT and time.time() - since < LOGIN_LOCK_SECONDS:
-        return _too_many("too many failed logins; try again in a few minutes",
-                         LOGIN_LOCK_SECONDS - (time.time() - since))
     store = request.app[STORE]
-    session = await asyncio.get_running_loop().run_in_executor(None, auth.login, store, agent_id, password)
+    loop = asyncio.get_running_loop()
+    # the account's failures are counted in the store: every service of the layout sees them
+    locked = await loop.run_in_executor(None, store.login_lock_left, agent_id, LOGIN_LIMIT, LOGIN_LOCK_SECONDS)
+    if locked > 0:
+        return _too_many("too many failed logins; try again in a few minutes", locked)
+    session = await loop.run_in_executor(None, auth.login, store, agent_id, password)
     if session is None:
         request.app[LOGIN_IPS].take(address)
-        if len(failures) >= MAX_FAILED_ACCOUNTS:
-            now = time.time()
-            for key in [k for k, (_, at) in failures.items() if now - at >= LOGIN_LOCK_SECONDS]:
-                del failures[key]
-            while len(failures) >= MAX_FAILED_ACCOUNTS:
-                del failures[next(iter(failures))]
-        failures[agent_id] = (count + 1, time.time())
+        await loop.run_in_executor(None, store.login_failed, agent_id, LOGIN_LOCK_SECONDS)
         logger.warning("failed login", extra={"agent": agent_id[:40]})
         return _error(401, "wrong agent id or password")
-    failures.pop(agent_id, None)
+    await loop.run_in_executor(None, store.login_succeeded, agent_id)
     token, expires = session
     response = web.json_response({"agent": _agent_view(store, store.agent_row(agent_id))})
     response.set_cookie(COOKIE, token, max_age=int(expires - time.time()), httponly=True, samesite="Strict",
@@ -577,7 +570,6 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     app[SOCKETS] = weakref.WeakKeyDictionary()
     app[TOKEN] = handoff_service_token(settings.var_dir)
     app[CANNED] = as_dicts(load_canned(ROOT / "data" / "handoff" / "canned.yml"))
-    app[FAILED_LOGINS] = {}
     app[LOGIN_IPS] = TokenBuckets(settings.rate_limit("login_ip"))
     app[PROXIES] = parse_proxies(settings.trusted_proxies)
     app[SERVICE] = HandoffService(store, service_config(settings), emit=make_emitter(app),

@@ -134,6 +134,15 @@ CREATE TABLE conversation_log (
 );
 CREATE INDEX conversation_log_conversation ON conversation_log (conversation_id, id)
 """),
+    # 5: the console's failed logins per account, counted in the store so that every service sees them
+    # (with several services an account would otherwise get LOGIN_LIMIT tries per service).
+    (5, """
+CREATE TABLE login_failures (
+    agent_id  TEXT PRIMARY KEY,
+    failures  INTEGER NOT NULL,
+    last_at   REAL NOT NULL
+)
+"""),
 )
 
 POSTGRES_MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -233,6 +242,13 @@ CREATE TABLE conversation_log (
     at              DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX conversation_log_conversation ON conversation_log (conversation_id, id)
+"""),
+    (5, """
+CREATE TABLE login_failures (
+    agent_id  TEXT PRIMARY KEY,
+    failures  INTEGER NOT NULL,
+    last_at   DOUBLE PRECISION NOT NULL
+)
 """),
 )
 

@@ -557,6 +557,38 @@ class HandoffStore:
         self._write(lambda db: db.execute("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?",
                                           (token_hash, self.clock())))
 
+    # --- failed console logins (per account, seen by every service on the database) --------------------
+    def login_lock_left(self, agent_id: str, limit: int, window: float) -> float:
+        """Seconds the account stays locked: it had `limit` failures in a row, the last less than `window`
+        seconds ago (0: not locked)."""
+        row = self._read(lambda db: db.execute("SELECT failures, last_at FROM login_failures WHERE agent_id = ?",
+                                               (agent_id,)).fetchone())
+        if row is None or row[0] < limit:
+            return 0.0
+        return max(0.0, window - (self.clock() - row[1]))
+
+    def login_failed(self, agent_id: str, window: float) -> int:
+        """Count a failed login of `agent_id` (any string the caller sent); returns the failures in a row.
+        Failures more than `window` seconds after the previous one start again from 1, and rows that old
+        are dropped: the table holds only accounts tried within the window."""
+        now = self.clock()
+
+        def work(db):
+            db.execute("DELETE FROM login_failures WHERE last_at < ?", (now - window,))
+            row = db.execute("SELECT failures FROM login_failures WHERE agent_id = ?", (agent_id,)).fetchone()
+            count = (row[0] if row else 0) + 1
+            if row:
+                db.execute("UPDATE login_failures SET failures = ?, last_at = ? WHERE agent_id = ?",
+                           (count, now, agent_id))
+            else:
+                db.execute("INSERT INTO login_failures (agent_id, failures, last_at) VALUES (?, ?, ?)",
+                           (agent_id, count, now))
+            return count
+        return self._write(work)
+
+    def login_succeeded(self, agent_id: str) -> None:
+        self._write(lambda db: db.execute("DELETE FROM login_failures WHERE agent_id = ?", (agent_id,)))
+
     def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise ValueError("a CSAT score is a whole number 1-5")

@@ -258,3 +258,16 @@ def test_two_services_one_killed_lose_nothing_and_never_assign_twice(replicas, p
     opened_on_a = {c["conversation"]["id"] for c in heard if c.get("type") == "conversation"}
     assert len(opened_on_a) == CUSTOMERS, f"b's console heard of {len(opened_on_a)} conversations"
     assert time.monotonic() - started < 240
+
+
+def test_login_lockout_counts_an_accounts_failures_on_every_service(replicas):
+    """Five wrong passwords for one account spread over both services lock it on both (the count is in the
+    store, migration 5), not five per service; the right password is refused too until the lock ends."""
+    (a, b), _ = replicas
+    for i in range(5):
+        r = (a, b)[i % 2].login_response("ag0", password="wrong password!")
+        assert r.status_code == 401, r.text
+    for svc in (a, b):
+        r = svc.login_response("ag0")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0, r.text
+    assert a.login_response("ag1").status_code == 200  # other accounts are not touched

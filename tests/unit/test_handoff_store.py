@@ -202,8 +202,8 @@ def active(store, sender="web-1", agent_id="a1"):
 
 
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
-                   "offer_passes", "outbox_leases", "conversation_log"}
-LATEST = 4
+                   "offer_passes", "outbox_leases", "conversation_log", "login_failures"}
+LATEST = 5
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):
@@ -1119,6 +1119,31 @@ def test_login_does_the_same_work_for_unknown_agent(with_agent, monkeypatch):
     calls.clear()
     auth.login(with_agent, "ghost", "wrong password!")
     assert len(calls) == known == 1
+
+
+def test_failed_logins_are_counted_per_account_for_every_service_on_the_database(backend, clock):
+    """Two stores on one database (two services): the lockout counts the account's failures on both."""
+    one, two = backend.store(clock), backend.store(clock)
+    for store in (one, two, one, two):
+        store.login_failed("a1", 300)
+    assert one.login_lock_left("a1", 5, 300) == two.login_lock_left("a1", 5, 300) == 0.0
+    assert two.login_failed("a1", 300) == 5
+    clock.advance(100)
+    assert one.login_lock_left("a1", 5, 300) == two.login_lock_left("a1", 5, 300) == 200.0
+    assert one.login_lock_left("b2", 5, 300) == 0.0
+    one.login_failed("b2", 300)
+    clock.advance(200)
+    assert two.login_lock_left("a1", 5, 300) == 0.0
+    assert one.login_failed("a1", 300) == 6  # in a row: the next failure locks again at once
+    two.login_succeeded("a1")
+    assert one.login_lock_left("a1", 5, 300) == 0.0
+    clock.advance(301)
+    assert two.login_failed("a1", 300) == 1  # a failure long after the last one starts a new count
+    db = raw(backend)
+    try:  # rows older than the window are dropped
+        assert db.execute("SELECT agent_id, failures FROM login_failures").fetchall() == [("a1", 1)]
+    finally:
+        db.close()
 
 
 def test_session_valid_until_expiry(with_agent, clock):
