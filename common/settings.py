@@ -107,6 +107,18 @@ class Settings:
     handoff_sentiment_trend_turns: int = 3
     handoff_sentiment_trend_level: float = 0.6
     handoff_low_confidence_turns: int = 2
+    # Customers (customers/, docs/customers.md): a customer handed over again within this many hours of
+    # their last handoff is offered first to the agent who had it (0: off).
+    handoff_return_hours: float = 72.0
+    # RFM value tiers: four increasing thresholds each for recency (days since the latest purchase: 5 at
+    # or under the first ... 1 over the last), frequency (purchases in the window) and monetary value
+    # (yuan spent in the window) (1 under the first ... 5 at or over the last); the window in days; core
+    # customers spending at least rfm_vip_yuan in it are VIPs (0: only the order system's tier).
+    rfm_recency_days: str = "30,90,180,365"
+    rfm_frequency_orders: str = "2,3,5,8"
+    rfm_monetary_yuan: str = "200,1000,3000,10000"
+    rfm_window_days: int = 365
+    rfm_vip_yuan: float = 20000.0
     # Channels (bot/channels/, wired in credentials.yml; a channel whose credentials are empty is off
     # and answers 503). WeChat Official Account: the server token, AppID, AppSecret, EncodingAESKey
     # (43 characters; needed for safe mode); WeCom application: token, CorpID, the app's secret, its
@@ -249,6 +261,7 @@ class Settings:
         self._validate_channels()
         self._validate_rate_limits()
         self._validate_proactive()
+        self._validate_customers()
         from knowledge.encoders import EncoderError, spec_parts  # light: no model is loaded
 
         try:
@@ -327,6 +340,20 @@ class Settings:
                 raise ConfigError(f"CS_{name.upper()}={getattr(self, name)}: a probability in [0.5, 1]")
         if not 1 <= self.handoff_sentiment_trend_turns <= 10 or not 1 <= self.handoff_low_confidence_turns <= 5:
             raise ConfigError("CS_HANDOFF_SENTIMENT_TREND_TURNS must be 1-10, CS_HANDOFF_LOW_CONFIDENCE_TURNS 1-5")
+
+    def _validate_customers(self) -> None:
+        from customers.rfm import RfmConfig
+
+        if not 0 <= self.handoff_return_hours <= 24 * 90:
+            raise ConfigError(f"CS_HANDOFF_RETURN_HOURS={self.handoff_return_hours}: hours, 0 (off) to 2160")
+        if not 1 <= self.rfm_window_days <= 3660:
+            raise ConfigError(f"CS_RFM_WINDOW_DAYS={self.rfm_window_days}: days, between 1 and 3660")
+        if self.rfm_vip_yuan < 0:
+            raise ConfigError(f"CS_RFM_VIP_YUAN={self.rfm_vip_yuan}: 0 (the order system's tier only) or an amount")
+        try:
+            RfmConfig.from_settings(self)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def _validate_scale_out(self) -> None:
         if self.tracker_db_url and not self.tracker_db_url.startswith(("postgresql://", "postgres://")):
