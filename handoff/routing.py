@@ -5,7 +5,8 @@ kept. Pure functions over plain values: the handoff service (and its tests) feed
 Order of service: priority first (VIP and complaints before the rest), then first come first served
 within a priority. Assignment offers the head of the line to the best available agent: one who has
 the queue's skill and a free slot, the least loaded (share of capacity in use), then the one idle
-longest.
+longest. A conversation may name agents it prefers (the customer's VIP advisor, the agent who had the
+customer's last handoff): they get it first when they are free, then the queue's best agent does.
 """
 from __future__ import annotations
 
@@ -68,6 +69,11 @@ class Waiting:
     conversation_id: str
     queue: str
     enqueued_at: float
+    # Agents this conversation goes to first when they are online with a free slot: the customer's
+    # dedicated advisor (any skill: a supervisor chose them for this customer), then the agent who had
+    # the customer's previous handoff (only with the queue's skill).
+    advisor: Optional[str] = None
+    last_agent: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,17 @@ def best_agent(agents: Iterable[Agent], skill: str) -> Optional[Agent]:
     return min(able, key=lambda a: (a.active / a.capacity, a.active, a.idle_since, a.id))
 
 
+def preferred_agent(item: Waiting, agents: Iterable[Agent], skill: str,
+                    barred: FrozenSet[str] = frozenset()) -> Optional[Agent]:
+    """The agent this conversation prefers who can take it now: its advisor if free, else its last agent
+    if free and skilled; None otherwise (then the queue's best agent). `barred`: agents who passed on it."""
+    pool = {a.id: a for a in agents if a.free > 0 and a.id not in barred}
+    if item.advisor in pool:
+        return pool[item.advisor]
+    last = pool.get(item.last_agent) if item.last_agent else None
+    return last if last is not None and skill in last.skills else None
+
+
 @dataclass(frozen=True)
 class Assignment:
     conversation_id: str
@@ -116,13 +133,15 @@ def assign(waiting: Iterable[Waiting], agents: Iterable[Agent], now: float,
     """Offer waiting conversations to agents, in service order, until no one able is free. A
     conversation whose queue no free agent serves waits without blocking the ones behind it.
     `exclude` maps a conversation to agents who must not get it (they declined it or let the offer
-    lapse)."""
+    lapse). A conversation's preferred agents (Waiting.advisor, .last_agent) get it first when free."""
     pool: Dict[str, Agent] = {a.id: a for a in agents}
     result: List[Assignment] = []
     exclude = exclude or {}
     for item in service_order(waiting, queues):
         barred = exclude.get(item.conversation_id, frozenset())
-        agent = best_agent((a for a in pool.values() if a.id not in barred), queues[item.queue].skill)
+        skill = queues[item.queue].skill
+        agent = (preferred_agent(item, pool.values(), skill, barred)
+                 or best_agent((a for a in pool.values() if a.id not in barred), skill))
         if agent is None:
             continue
         result.append(Assignment(item.conversation_id, agent.id, item.queue))

@@ -17,6 +17,7 @@ from handoff.routing import (
     best_agent,
     estimated_wait,
     position,
+    preferred_agent,
     route,
     service_order,
     sla_state,
@@ -293,6 +294,86 @@ def test_assign_busy_agent_keeps_idle_since():
     waiting = [w(f"o{i}", "orders", i) for i in range(3)]
     result = assign(waiting, agents, now=1000)
     assert [r.agent_id for r in result] == ["x", "y", "x"]
+
+
+# --- preferred agents: the VIP's advisor, a returning customer's last agent --------------------------
+
+
+def vip(cid, advisor=None, last=None, at=0.0):
+    return Waiting(cid, "vip", at, advisor=advisor, last_agent=last)
+
+
+def test_advisor_online_with_a_free_slot_gets_the_vip_first():
+    agents = [online("v1", "vip", idle_since=1), online("adv", "general", idle_since=99, active=2)]
+    assert assign([vip("c", advisor="adv")], agents, now=100) == [Assignment("c", "adv", "vip")]
+    assert assign([vip("c")], agents, now=100) == [Assignment("c", "v1", "vip")]  # without: the best VIP agent
+
+
+@pytest.mark.parametrize("status", ["away", "offline"])
+def test_advisor_not_online_the_vip_queue_takes_it(status):
+    agents = [Agent("adv", frozenset({"vip"}), status), online("v1", "vip")]
+    assert assign([vip("c", advisor="adv")], agents, now=1) == [Assignment("c", "v1", "vip")]
+
+
+def test_advisor_full_the_vip_queue_takes_it_and_nobody_else_it_waits():
+    full = online("adv", "vip", capacity=2, active=2)
+    assert assign([vip("c", advisor="adv")], [full, online("v1", "vip")], now=1) == [Assignment("c", "v1", "vip")]
+    assert assign([vip("c", advisor="adv")], [full], now=1) == []
+
+
+def test_advisor_who_passed_on_it_is_not_offered_it_again():
+    agents = [online("adv", "vip"), online("v1", "vip")]
+    result = assign([vip("c", advisor="adv")], agents, now=1, exclude={"c": frozenset({"adv"})})
+    assert result == [Assignment("c", "v1", "vip")]
+
+
+def test_advisor_fills_up_within_one_round_then_the_queue():
+    waiting = [vip("c1", advisor="adv", at=1), vip("c2", advisor="adv", at=2), vip("c3", advisor="adv", at=3)]
+    agents = [online("adv", "vip", capacity=2), online("v1", "vip")]
+    assert [(r.conversation_id, r.agent_id) for r in assign(waiting, agents, now=5)] == [
+        ("c1", "adv"), ("c2", "adv"), ("c3", "v1")]
+
+
+def test_advisor_wins_over_last_agent():
+    agents = [online("adv", "vip"), online("last", "vip")]
+    assert assign([vip("c", advisor="adv", last="last")], agents, now=1)[0].agent_id == "adv"
+    agents = [online("adv", "vip", capacity=1, active=1), online("last", "vip"), online("v1", "vip", idle_since=-5)]
+    assert assign([vip("c", advisor="adv", last="last")], agents, now=1)[0].agent_id == "last"
+
+
+def test_returning_customer_prefers_their_last_agent_over_a_better_one():
+    agents = [online("idle", "general", idle_since=0), online("last", "general", active=2, idle_since=50)]
+    returning = Waiting("c", "general", 0, last_agent="last")
+    assert assign([returning], agents, now=100) == [Assignment("c", "last", "general")]
+
+
+@pytest.mark.parametrize("last", [Agent("last", frozenset({"general"}), "away"),
+                                  online("last", "general", capacity=1, active=1),
+                                  online("last", "orders")],  # online and free, but not the queue's skill
+                         ids=["away", "full", "unskilled"])
+def test_last_agent_unavailable_or_unskilled_the_queue_takes_it(last):
+    returning = Waiting("c", "general", 0, last_agent="last")
+    assert assign([returning], [last, online("g", "general")], now=1) == [Assignment("c", "g", "general")]
+
+
+def test_last_agent_unknown_or_gone_is_ignored():
+    returning = Waiting("c", "general", 0, last_agent="nobody", advisor="gone")
+    assert assign([returning], [online("g", "general")], now=1) == [Assignment("c", "g", "general")]
+
+
+def test_preferred_agent_alone():
+    item = Waiting("c", "orders", 0, advisor="adv", last_agent="last")
+    assert preferred_agent(item, [online("last", "orders")], "orders").id == "last"
+    assert preferred_agent(item, [online("last", "orders")], "orders", frozenset({"last"})) is None
+    assert preferred_agent(item, [online("adv", "general")], "orders").id == "adv"
+    assert preferred_agent(Waiting("c", "orders", 0), [online("a", "orders")], "orders") is None
+
+
+def test_preferences_do_not_change_the_service_order():
+    """The line is served in the same order; only who gets each one changes."""
+    waiting = [Waiting("g", "general", 1, last_agent="a"), vip("v", at=5)]
+    agents = [online("a", "general", "vip", capacity=1)]
+    assert assign(waiting, agents, now=10) == [Assignment("v", "a", "vip")]
 
 
 def test_assign_custom_queues_shared_skill():
