@@ -629,6 +629,8 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     editor_api.register(app, settings)  # /api/kb/*: the FAQ editors' API (handoff/editor_api.py)
     add_unanswered_routes(app, UnansweredFinder(settings, store, app[editor_api.EDITOR].previewer.published),
                           _account)  # editors too
+    from handoff.assist_api import register as add_assist  # agent assist: suggestions, orders, sentiment
+    add_assist(app, settings)
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)
