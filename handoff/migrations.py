@@ -143,6 +143,19 @@ CREATE TABLE login_failures (
     last_at   REAL NOT NULL
 )
 """),
+    # 6: customers (docs/customers.md): a VIP's dedicated advisor, set by supervisors; a customer's
+    # earlier handoffs found by customer and by conversation (the last agent, the profile's history).
+    (6, """
+CREATE TABLE customer_advisors (
+    customer_id TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL REFERENCES agents (id),
+    assigned_by TEXT,
+    assigned_at REAL NOT NULL
+);
+CREATE INDEX customer_advisors_agent ON customer_advisors (agent_id);
+CREATE INDEX conversations_customer ON conversations (customer_id, id);
+CREATE INDEX conversations_sender ON conversations (sender_id, id)
+"""),
 )
 
 POSTGRES_MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -249,6 +262,17 @@ CREATE TABLE login_failures (
     failures  INTEGER NOT NULL,
     last_at   DOUBLE PRECISION NOT NULL
 )
+"""),
+    (6, """
+CREATE TABLE customer_advisors (
+    customer_id TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL REFERENCES agents (id),
+    assigned_by TEXT,
+    assigned_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX customer_advisors_agent ON customer_advisors (agent_id);
+CREATE INDEX conversations_customer ON conversations (customer_id, id);
+CREATE INDEX conversations_sender ON conversations (sender_id, id)
 """),
 )
 

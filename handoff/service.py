@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Mapping, Optional
 
+from customers.rfm import SEGMENTS
 from handoff import routing, texts
 from handoff.store import OPEN_STATES, Conversation, HandoffStore, Message, StoreError
 
@@ -38,6 +39,7 @@ class Intake:
     customer_id: Optional[str] = None
     tier: str = "normal"
     order_task: Optional[str] = None
+    segment: Optional[str] = None  # the customer's RFM segment (customers/rfm.py), when known
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class ServiceConfig:
     hours: routing.BusinessHours = field(default_factory=routing.BusinessHours)
     offer_seconds: float = 45.0
     average_handle_seconds: float = 300.0
+    # a customer handed over again within this many seconds of their last handoff's end is offered first
+    # to the agent who had it (0: off); a customer's dedicated advisor always comes first (docs/customers.md)
+    return_seconds: float = 72 * 3600.0
 
 
 def ref(conversation_id: int) -> str:
@@ -94,6 +99,8 @@ class HandoffService:
             raise ValueError(f"unknown reason {intake.reason!r}; known: {', '.join(texts.REASONS)}")
         if intake.tier not in ("normal", "vip"):
             raise ValueError("tier must be 'normal' or 'vip'")
+        if intake.segment is not None and intake.segment not in SEGMENTS:
+            raise ValueError(f"segment must be one of {', '.join(SEGMENTS)}")
         existing = self.store.open_for_sender(intake.sender_id)
         if existing is not None:
             pos, eta = self._standing(existing)
@@ -101,9 +108,12 @@ class HandoffService:
         queue = routing.route(intake.reason, intake.intents, intake.tier, intake.order_task)
         now = self.clock()
         skill = self.config.queues[queue].skill
-        staffed = any(a.status == "online" and skill in a.skills for a in self.store.agents())
+        advisor = self.store.advisor(intake.customer_id)
+        staffed = any(a.status == "online" and (skill in a.skills or a.id == advisor) for a in self.store.agents())
         ticket = not self.config.hours.is_open(now) or not staffed
         summary = {**intake.summary, "queue": queue}
+        if intake.segment is not None:
+            summary["segment"] = intake.segment
         conversation = self.store.open(
             sender_id=intake.sender_id, channel=intake.channel, language=intake.language, reason=intake.reason,
             queue=queue, summary=summary, customer_id=intake.customer_id, tier=intake.tier,
@@ -152,8 +162,8 @@ class HandoffService:
         with self.store.dispatch_lock():  # other services on the database wait: nobody offers on a stale line
             now = self.clock()
             exclude = {str(cid): frozenset(agents) for cid, agents in self.store.passes().items()}
-            for assignment in routing.assign(self.store.waiting(), self.store.agents(), now, self.config.queues,
-                                             exclude):
+            for assignment in routing.assign(self._waiting_with_preferences(), self.store.agents(), now,
+                                             self.config.queues, exclude):
                 try:
                     offers.append(self.store.offer(int(assignment.conversation_id), assignment.agent_id))
                 except StoreError:  # taken meanwhile (a pull): the next dispatch sees the new state
@@ -162,6 +172,15 @@ class HandoffService:
             self.emit(Event("conversation", offered))
         self._announce_positions()
         self.emit(Event("queues"))
+
+    def _waiting_with_preferences(self) -> List[routing.Waiting]:
+        """The line, each with its customer's advisor and (returning within the window) last agent."""
+        preferred = self.store.preferences(self.config.return_seconds)
+        line = []
+        for item in self.store.waiting():
+            advisor, last = preferred.get(int(item.conversation_id), (None, None))
+            line.append(replace(item, advisor=advisor, last_agent=last) if advisor or last else item)
+        return line
 
     def _announce_positions(self) -> None:
         waiting = self.store.waiting()
@@ -307,6 +326,27 @@ class HandoffService:
         self.store.set_status(agent_id, status)
         self.dispatch()
 
+    # --- customers' advisors (supervisors) ------------------------------------------------------------
+    def set_advisor(self, supervisor_id: str, customer_id: str, agent_id: Optional[str]) -> Optional[str]:
+        """A supervisor makes `agent_id` the customer's dedicated advisor (None: no advisor any more)."""
+        if self._agent(supervisor_id)["role"] != "supervisor":
+            raise NotAllowed("only supervisors assign advisors")
+        return self.assign_advisor(customer_id, agent_id, supervisor_id)
+
+    def assign_advisor(self, customer_id: str, agent_id: Optional[str], by: Optional[str] = None) -> Optional[str]:
+        if not isinstance(customer_id, str) or not 0 < len(customer_id) <= 128:
+            raise ValueError("a customer id is 1-128 characters")
+        if agent_id is None:
+            self.store.remove_advisor(customer_id)
+        else:
+            row = self.store.agent_row(agent_id)
+            if row is None or row["role"] not in ("agent", "supervisor"):
+                raise ValueError(f"no agent {agent_id!r} who handles conversations")
+            self.store.set_advisor(customer_id, agent_id, by)
+        logger.info("advisor assigned", extra={"customer": customer_id, "agent": agent_id, "by": by})
+        self.dispatch()  # a waiting VIP of theirs may go to them now
+        return agent_id
+
     def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:
         self.store.record_csat(conversation_id, score, comment)
         self.emit(Event("conversation", self.store.get(conversation_id)))
@@ -342,6 +382,7 @@ class HandoffService:
             "first_response_at": conversation.first_response_at, "closed_at": conversation.closed_at,
             "issue": conversation.summary.get("issue", ""),
             "issues": conversation.summary.get("issue_by_language") or {}, "position": pos,
+            "segment": conversation.summary.get("segment"),
             "sla": {"state": state, "due_at": conversation.created_at + queue.first_response_seconds,
                     "seconds_left": round(left, 1)},
         }

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from common.sqlite import connect, immediate
 from handoff import routing
@@ -45,6 +45,19 @@ class Conversation:
     assigned_at: Optional[float]
     first_response_at: Optional[float]
     closed_at: Optional[float]
+
+
+@dataclass(frozen=True)
+class PastHandoff:
+    """One of a customer's handoffs as their profile shows it."""
+    id: int
+    state: str
+    queue: str
+    reason: str
+    agent_id: Optional[str]
+    created_at: float
+    closed_at: Optional[float]
+    csat: Optional[int]
 
 
 @dataclass(frozen=True)
@@ -537,6 +550,60 @@ class HandoffStore:
                     for r in db.execute("SELECT id, skills_json, status, capacity, idle_since FROM agents "
                                         "ORDER BY id")]
         return self._read(work)
+
+    # --- customers: VIP advisors, preferred agents, history (docs/customers.md) ------------------------
+    def set_advisor(self, customer_id: str, agent_id: str, assigned_by: Optional[str] = None) -> None:
+        """`agent_id` becomes the customer's dedicated advisor (replacing any other)."""
+        def work(db):
+            if db.execute("SELECT 1 FROM agents WHERE id = ?", (agent_id,)).fetchone() is None:
+                raise StoreError(f"no agent {agent_id}")
+            db.execute("INSERT INTO customer_advisors (customer_id, agent_id, assigned_by, assigned_at) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET agent_id = excluded.agent_id, "
+                       "assigned_by = excluded.assigned_by, assigned_at = excluded.assigned_at",
+                       (customer_id, agent_id, assigned_by, self.clock()))
+        self._write(work)
+
+    def remove_advisor(self, customer_id: str) -> bool:
+        return self._write(lambda db: db.execute("DELETE FROM customer_advisors WHERE customer_id = ?",
+                                                 (customer_id,)).rowcount > 0)
+
+    def advisor(self, customer_id: Optional[str]) -> Optional[str]:
+        if not customer_id:
+            return None
+        row = self._read(lambda db: db.execute("SELECT agent_id FROM customer_advisors WHERE customer_id = ?",
+                                               (customer_id,)).fetchone())
+        return row[0] if row else None
+
+    def preferences(self, return_seconds: float) -> Dict[int, Tuple[Optional[str], Optional[str]]]:
+        """Waiting conversations' preferred agents: conversation id -> (the customer's advisor, the agent
+        who had the same customer's (same customer id, or same conversation) latest earlier handoff if it
+        ended at most `return_seconds` before this one was opened; 0: no last agents). Only those with one."""
+        def work(db):
+            found: Dict[int, List[Optional[str]]] = {}
+            for cid, agent_id in db.execute(
+                    "SELECT c.id, a.agent_id FROM conversations c JOIN customer_advisors a ON "
+                    "a.customer_id = c.customer_id WHERE c.state = 'queued'").fetchall():
+                found.setdefault(cid, [None, None])[0] = agent_id
+            if return_seconds > 0:
+                earlier = ("SELECT c.id, p.id, p.agent_id FROM conversations c JOIN conversations p ON {match} "
+                           "WHERE c.state = 'queued' AND p.id < c.id AND p.state IN ('closed', 'returned') "
+                           "AND p.agent_id IS NOT NULL AND p.closed_at >= c.created_at - ?")
+                rows = db.execute(earlier.format(match="p.sender_id = c.sender_id"), (return_seconds,)).fetchall()
+                rows += db.execute(earlier.format(match="p.customer_id = c.customer_id"), (return_seconds,)).fetchall()
+                for cid, _, agent_id in sorted(rows):  # the latest earlier handoff last
+                    found.setdefault(cid, [None, None])[1] = agent_id
+            return {cid: (advisor, last) for cid, (advisor, last) in found.items()}
+        return self._read(work)
+
+    def customer_handoffs(self, customer_id: str, limit: int = 200) -> List[PastHandoff]:
+        """The customer's handoffs (by customer id, or in their conversation `customer:<id>`), newest
+        first, with their CSAT score."""
+        rows = self._read(lambda db: db.execute(
+            "SELECT c.id, c.state, c.queue, c.reason, c.agent_id, c.created_at, c.closed_at, s.score "
+            "FROM conversations c LEFT JOIN csat s ON s.conversation_id = c.id "
+            "WHERE c.customer_id = ? OR c.sender_id = ? ORDER BY c.id DESC LIMIT ?",
+            (customer_id, "customer:" + customer_id, limit)).fetchall())
+        return [PastHandoff(*r) for r in rows]
 
     # --- sessions and CSAT ------------------------------------------------------------------------
     def add_session(self, token_hash: str, agent_id: str, expires_at: float) -> None:

@@ -202,8 +202,8 @@ def active(store, sender="web-1", agent_id="a1"):
 
 
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
-                   "offer_passes", "outbox_leases", "conversation_log", "login_failures"}
-LATEST = 5
+                   "offer_passes", "outbox_leases", "conversation_log", "login_failures", "customer_advisors"}
+LATEST = 6
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):
@@ -1241,3 +1241,92 @@ def test_csat_comment_is_capped(store):
     store.resolve(c.id, back_to_bot=False)
     store.record_csat(c.id, 3, "长" * 5000)
     assert store.csat(c.id) == (3, "长" * 1000)
+
+
+# --- customers: advisors, preferred agents, history (migration 6) ------------------------------------
+HOUR = 3600.0
+
+
+def handed_over(store, clock, sender, agent_id, customer_id=None, back_to_bot=False):
+    """A handoff of `sender` taken by `agent_id` and ended now; returns it."""
+    c = queue(store, sender, customer_id=customer_id)
+    store.accept(c.id, agent_id)
+    return store.resolve(c.id, back_to_bot=back_to_bot)
+
+
+def test_advisor_set_replaced_and_removed(store):
+    agent(store, "a1")
+    agent(store, "a2")
+    assert store.advisor("C1") is None and store.advisor(None) is None
+    store.set_advisor("C1", "a1", assigned_by="sup")
+    assert store.advisor("C1") == "a1"
+    store.set_advisor("C1", "a2")
+    assert store.advisor("C1") == "a2" and store.advisor("C2") is None
+    assert store.remove_advisor("C1") is True and store.remove_advisor("C1") is False
+    assert store.advisor("C1") is None
+    with pytest.raises(StoreError, match="no agent"):
+        store.set_advisor("C1", "nobody")
+
+
+def test_preferences_name_the_advisor_of_waiting_customers_only(store):
+    agent(store, "adv")
+    store.set_advisor("VIP1", "adv")
+    vip = queue(store, "customer:VIP1", customer_id="VIP1", queue_name="vip")
+    other = queue(store, "customer:C2", customer_id="C2")
+    anonymous = queue(store, "web-9")
+    assert store.preferences(72 * HOUR) == {vip.id: ("adv", None)}
+    store.offer(vip.id, "adv")
+    assert store.preferences(72 * HOUR) == {}
+    assert other.id and anonymous.id
+
+
+def test_preferences_last_agent_within_the_window_by_conversation_or_customer(store, clock):
+    for a in ("a1", "a2"):
+        agent(store, a)
+    handed_over(store, clock, "web-1", "a1")
+    clock.advance(HOUR)
+    handed_over(store, clock, "web-1", "a2", back_to_bot=True)  # the latest earlier one: a2 (handed back too)
+    clock.advance(71 * HOUR)
+    again = queue(store, "web-1")
+    assert store.preferences(72 * HOUR) == {again.id: (None, "a2")}
+    assert store.preferences(70 * HOUR) == {}  # ended 71 h before: outside a 70-hour window
+    assert store.preferences(0) == {}  # off
+    # the same customer id from another conversation (e.g. a verified customer on a new channel) counts too
+    store.resolve(again.id, back_to_bot=False)  # closed while queued: nobody had it, not a last agent
+    handed_over(store, clock, "customer:C7", "a1", customer_id="C7")
+    clock.advance(HOUR)
+    elsewhere = queue(store, "app:u7", customer_id="C7")
+    assert store.preferences(72 * HOUR) == {elsewhere.id: (None, "a1")}
+
+
+def test_preferences_last_agent_outside_the_window(store, clock):
+    agent(store, "a1")
+    handed_over(store, clock, "web-1", "a1")
+    clock.advance(72 * HOUR + 1)
+    queue(store, "web-1")
+    assert store.preferences(72 * HOUR) == {}
+
+
+def test_preferences_advisor_and_last_agent_together(store, clock):
+    agent(store, "adv")
+    agent(store, "a1")
+    store.set_advisor("C1", "adv")
+    handed_over(store, clock, "customer:C1", "a1", customer_id="C1")
+    clock.advance(10)
+    c = queue(store, "customer:C1", customer_id="C1", queue_name="vip")
+    assert store.preferences(72 * HOUR) == {c.id: ("adv", "a1")}
+
+
+def test_customer_handoffs_newest_first_with_csat(store, clock):
+    agent(store, "a1")
+    first = handed_over(store, clock, "customer:C1", "a1", customer_id="C1")
+    store.record_csat(first.id, 4, "ok")
+    clock.advance(60)
+    second = queue(store, "customer:C1", customer_id="C1", reason="complaint", queue_name="complaints")
+    queue(store, "customer:C2", customer_id="C2")
+    found = store.customer_handoffs("C1")
+    assert [(h.id, h.state, h.queue, h.reason, h.agent_id, h.csat) for h in found] == [
+        (second.id, "queued", "complaints", "complaint", None, None),
+        (first.id, "closed", "general", "customer_request", "a1", 4)]
+    assert found[1].closed_at == T0 and found[0].created_at == T0 + 60
+    assert store.customer_handoffs("C9") == []
