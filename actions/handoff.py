@@ -14,7 +14,8 @@ is bot/policies/handoff_policy.py):
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -32,6 +33,8 @@ from common.handoff_triggers import (
     reason_enabled,
     trigger_reason,
 )
+from customers.profile import ORDERS_READ
+from customers.rfm import Rfm, RfmConfig, rfm_of_orders
 from handoff.summary import build_summary
 
 logger = logging.getLogger(__name__)
@@ -44,16 +47,25 @@ def triggers() -> TriggerConfig:
     return TriggerConfig.from_settings(settings())
 
 
-async def customer_tier(tracker: Tracker) -> str:
+async def customer_standing(tracker: Tracker) -> Tuple[str, Optional[Rfm]]:
+    """(tier for routing, RFM result) of the verified customer, from the order system's record and their
+    orders (customers/rfm.py: VIP by the record, or core over CS_RFM_VIP_YUAN). This is the one place the
+    tier of a handoff is worked out; the handoff service routes by it. Anonymous: ('normal', None)."""
     customer_id = tracker.get_slot("verified_customer")
     if not customer_id:
-        return "normal"
+        return "normal", None
+    backend = order_backend()
     try:
-        customer = await order_backend().get_customer(customer_id)
+        customer = await backend.get_customer(customer_id)
+        orders = await backend.recent_orders(customer_id, ORDERS_READ) if customer else []
     except Exception:  # noqa: BLE001 - without the record the customer is served as normal
         logger.exception("customer record unavailable for tier", extra={"sender_id": tracker.sender_id})
-        return "normal"
-    return customer.tier if customer else "normal"
+        return "normal", None
+    if customer is None:
+        return "normal", None
+    standing = rfm_of_orders(orders, datetime.now(timezone.utc), RfmConfig.from_settings(settings()),
+                             tier=customer.tier)
+    return standing.tier, standing
 
 
 def handoff_reason(tracker: Tracker, tier: str, default: str = "customer_request") -> str:
@@ -84,7 +96,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
                     ) -> List[EventType]:
     """File the handoff and tell the customer; the events end any form and mark the conversation."""
     language = tracker.get_slot("language")
-    tier = await customer_tier(tracker)
+    tier, standing = await customer_standing(tracker)
     reason = reason or handoff_reason(tracker, tier)
     if not reason_enabled(reason, triggers()) and reason in ("customer_request", "vip", "complaint"):
         # no transfer promised when complaints are not handed over here
@@ -97,9 +109,11 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
     channel = tracker.get_latest_input_channel() or "unknown"
     summary = build_summary(events, sender_id=tracker.sender_id, reason=reason, queue="", channel=channel,
                             customer_id=slots.get("verified_customer"), tier=tier, agent_language="zh",
-                            faq_attempts=faq_attempts(tracker.sender_id))
+                            faq_attempts=faq_attempts(tracker.sender_id),
+                            segment=standing.segment if standing else None)
     body = {"sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
             "customer_id": slots.get("verified_customer"), "tier": tier,
+            "segment": standing.segment if standing else None,
             "intents": summary.intents, "order_task": slots.get("order_task"),
             "summary": summary.as_dict()}
     try:

@@ -6,6 +6,9 @@
                                                 (editors edit the FAQ and see no conversations: no skills)
   python -m handoff demo-agents                 add demo agents (passwords generated, written to
                                                 var/secrets/demo-agents.txt) unless agents exist
+  python -m handoff assign-advisor CUSTOMER AGENT
+                                                make AGENT the customer's dedicated advisor (offered
+                                                their handoffs first); AGENT '-' removes it
 """
 from __future__ import annotations
 
@@ -76,6 +79,23 @@ def demo_agents(settings: Settings) -> int:
     return 0
 
 
+def assign_advisor(args: argparse.Namespace, settings: Settings) -> int:
+    from handoff.app import open_store, service_config
+    from handoff.service import HandoffService
+
+    store = open_store(settings)
+    agent_id = None if args.agent == "-" else args.agent
+    try:
+        HandoffService(store, service_config(settings)).assign_advisor(args.customer, agent_id, by="cli",
+                                                                      dispatch=False)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        store.close()
+    print(f"customer {args.customer}: advisor {agent_id}" if agent_id else f"customer {args.customer}: no advisor")
+    return 0
+
+
 def main(argv=None) -> int:
     try:
         settings = Settings.from_env()
@@ -94,12 +114,17 @@ def main(argv=None) -> int:
     add.add_argument("--role", choices=("agent", "supervisor", "editor"), default="agent")
     add.add_argument("--capacity", type=int, default=3)
     sub.add_parser("demo-agents", help="add demo agents if there are none")
+    advisor = sub.add_parser("assign-advisor", help="a customer's dedicated advisor (VIPs)")
+    advisor.add_argument("customer")
+    advisor.add_argument("agent", help="the agent's id; '-' removes the advisor")
     args = parser.parse_args(argv)
     logs.configure(settings.log_level)
     if args.command == "add-agent":
         return add_agent(args, settings)
     if args.command == "demo-agents":
         return demo_agents(settings)
+    if args.command == "assign-advisor":
+        return assign_advisor(args, settings)
     if args.command in (None, "serve"):
         from aiohttp import web
 

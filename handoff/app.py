@@ -179,7 +179,8 @@ async def open_handoff(request: web.Request) -> web.Response:
     intake = Intake(sender_id=_text(body, "sender_id", limit=200), channel=_text(body, "channel", limit=50),
                     language="en" if body.get("language") == "en" else "zh", reason=_text(body, "reason"),
                     summary=summary, intents=[str(i) for i in intents], customer_id=body.get("customer_id"),
-                    tier=body.get("tier") or "normal", order_task=body.get("order_task"))
+                    tier=body.get("tier") or "normal", order_task=body.get("order_task"),
+                    segment=body.get("segment"))
     service = request.app[SERVICE]
     opened = service.open(intake)
     request.app[WORKER].wake()
@@ -548,7 +549,8 @@ async def security_headers(request: web.Request, handler):
 def service_config(settings: Settings) -> ServiceConfig:
     return ServiceConfig(hours=business_hours(settings.handoff_hours, settings.handoff_utc_offset),
                          offer_seconds=settings.handoff_offer_seconds,
-                         average_handle_seconds=settings.handoff_average_handle_seconds)
+                         average_handle_seconds=settings.handoff_average_handle_seconds,
+                         return_seconds=settings.handoff_return_hours * 3600)
 
 
 def open_store(settings: Settings) -> HandoffStore:
@@ -631,6 +633,8 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
                           _account)  # editors too
     from handoff.assist_api import register as add_assist  # agent assist: suggestions, orders, sentiment
     add_assist(app, settings)
+    from handoff.customers_api import register as add_customers  # profiles, VIP advisors (docs/customers.md)
+    add_customers(app, settings)
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)

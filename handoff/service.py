@@ -333,7 +333,10 @@ class HandoffService:
             raise NotAllowed("only supervisors assign advisors")
         return self.assign_advisor(customer_id, agent_id, supervisor_id)
 
-    def assign_advisor(self, customer_id: str, agent_id: Optional[str], by: Optional[str] = None) -> Optional[str]:
+    def assign_advisor(self, customer_id: str, agent_id: Optional[str], by: Optional[str] = None,
+                       dispatch: bool = True) -> Optional[str]:
+        """`dispatch=False` (the CLI, outside the running service): the line is not served from here; the
+        change counts from the service's next round of offers."""
         if not isinstance(customer_id, str) or not 0 < len(customer_id) <= 128:
             raise ValueError("a customer id is 1-128 characters")
         if agent_id is None:
@@ -344,7 +347,8 @@ class HandoffService:
                 raise ValueError(f"no agent {agent_id!r} who handles conversations")
             self.store.set_advisor(customer_id, agent_id, by)
         logger.info("advisor assigned", extra={"customer": customer_id, "agent": agent_id, "by": by})
-        self.dispatch()  # a waiting VIP of theirs may go to them now
+        if dispatch:
+            self.dispatch()  # a waiting VIP of theirs may go to them now
         return agent_id
 
     def record_csat(self, conversation_id: int, score: int, comment: str = "") -> None:

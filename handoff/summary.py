@@ -36,6 +36,7 @@ class Customer:
     channel: str
     language: str
     tier: str = "normal"
+    segment: Optional[str] = None  # RFM segment (customers/rfm.py), when the customer is known
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def issue_line(reason: str, topic: Optional[str], order_number: Optional[str], t
 
 def build_summary(events: Sequence[dict], *, sender_id: str, reason: str, queue: str, channel: str,
                   customer_id: Optional[str] = None, tier: str = "normal", agent_language: str = "zh",
-                  faq_attempts: Iterable[dict] = (), transcript_limit: int = 50) -> Summary:
+                  faq_attempts: Iterable[dict] = (), transcript_limit: int = 50,
+                  segment: Optional[str] = None) -> Summary:
     seen = replay(events)
     slots = seen["slots"]
     topic = slots.get("order_task") or next(
@@ -131,7 +133,7 @@ def build_summary(events: Sequence[dict], *, sender_id: str, reason: str, queue:
     issues = {lang: issue_line(reason, topic, slots.get("order_number"), tier, lang) for lang in ("zh", "en")}
     return Summary(
         customer=Customer(id=customer_id or slots.get("verified_customer"), sender_id=sender_id, channel=channel,
-                          language=str(slots.get("language") or "zh"), tier=tier),
+                          language=str(slots.get("language") or "zh"), tier=tier, segment=segment),
         reason=reason, queue=queue,
         issue=issues["en" if agent_language == "en" else "zh"],
         intents=[i for i in seen["intents"] if i != "nlu_fallback"] or seen["intents"],
