@@ -12,11 +12,14 @@ always did.
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
+
+log = logging.getLogger(__name__)
 
 KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -40,6 +43,8 @@ async def handle_once(agent, message: UserMessage) -> Optional[List[Dict[str, An
         if tracker is not None:
             earlier = answers_after(list(tracker.events), message.message_id, message.sender_id)
             if earlier is not None:
+                log.info("repeated message answered from the conversation, not run again",
+                         extra={"message_id": message.message_id})
                 return earlier
         await agent.processor.handle_message(message)
         return None
