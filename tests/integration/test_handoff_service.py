@@ -892,6 +892,65 @@ def test_a_declined_offer_goes_to_another_free_agent_never_back(service: Service
     assert ok(gen1.accept(cid))["conversation"]["agent_id"] == "gen1"  # a decliner may still pull it
 
 
+# --- customers: a VIP's advisor, a returning customer's last agent, the profile (docs/customers.md) -------
+def _customer_handoff(service: Service, customer_id: str, tier: str = "normal", segment: Optional[str] = None) -> dict:
+    body = {"sender_id": f"customer:{customer_id}", "channel": "socketio", "language": "en",
+            "reason": "customer_request", "customer_id": customer_id, "tier": tier, "segment": segment,
+            "intents": [], "summary": {"issue": "help please"}}
+    return ok(service.bot("/api/handoffs", body), 201)
+
+
+def test_a_vip_with_an_advisor_is_offered_to_the_advisor_first(service: Service):
+    solo = service.login("solo", online=True)  # has the vip skill
+    gen1 = service.login("gen1", online=True)  # general only, but the advisor
+    sup = service.login("sup")
+    assert ok(sup.session.put(service.url + "/api/customers/VIP1/advisor", json={"agent_id": "gen1"},
+                              timeout=10)) == {"customer_id": "VIP1", "advisor": "gen1"}
+    error(gen1.session.put(service.url + "/api/customers/VIP1/advisor", json={"agent_id": "gen1"}, timeout=10), 403)
+    error(sup.session.put(service.url + "/api/customers/VIP1/advisor", json={"agent_id": "nobody"}, timeout=10), 400)
+    opened = _customer_handoff(service, "VIP1", tier="vip", segment="core")
+    conversation = opened["conversation"]
+    assert (conversation["queue"], conversation["state"], conversation["agent_id"], conversation["segment"]) == \
+        ("vip", "offered", "gen1", "core")
+    # without an advisor the VIP queue's agent takes it
+    assert _offer(_customer_handoff(service, "VIP2", tier="vip")) == ("offered", "solo")
+    # the advisor is full (after a decline: not offered again) -> the VIP queue
+    ok(gen1.decline(conversation["id"]))
+    assert sup.state(conversation["id"])["state"] == "queued"  # solo (capacity 1) is busy with VIP2
+    # the advisor set with the CLI (on the service's database) counts from the next round of offers
+    env = {**service.env}
+    done = subprocess.run([str(VENV_BIN / "python"), "-m", "handoff", "assign-advisor", "VIP3", "gen1"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "advisor gen1" in done.stdout, done.stdout + done.stderr
+    assert _offer(_customer_handoff(service, "VIP3", tier="vip")) == ("offered", "gen1")
+    # the profile: the agent with the customer's conversation and supervisors; nobody else
+    profile = ok(gen1.get("/api/customers/VIP3/profile"))
+    assert (profile["customer_id"], profile["advisor"], profile["advisor_name"]) == ("VIP3", "gen1", "Gina")
+    assert profile["handoffs"]["count"] == 1 and profile["handoffs"]["open"] == 1
+    assert ok(sup.get("/api/customers/VIP1/profile"))["advisor"] == "gen1"
+    ord_ = service.login("ord")
+    error(ord_.get("/api/customers/VIP3/profile"), 404)
+    error(sup.get("/api/customers/NOBODY/profile"), 404)
+    assert solo
+
+
+def test_a_returning_customer_is_offered_to_their_last_agent(service: Service):
+    gen1 = service.login("gen1", online=True)  # online first: idle longest
+    gen2 = service.login("gen2", online=True)
+    first = _customer_handoff(service, "C1")["conversation"]
+    assert first["agent_id"] == "gen1"
+    ok(gen1.accept(first["id"]))
+    ok(gen1.resolve(first["id"], "bot"))
+    busy = service.handoff("c-busy")["conversation"]  # gen1 again (equal load, idle longest)...
+    assert busy["agent_id"] == "gen1"
+    ok(gen1.accept(busy["id"]))
+    # ...so gen2 is the less loaded one now, yet the returning customer goes to gen1
+    again = _customer_handoff(service, "C1")["conversation"]
+    assert (again["state"], again["agent_id"]) == ("offered", "gen1")
+    assert _offer(service.handoff("c-new")) == ("offered", "gen2")  # a new customer: the usual rules
+    assert gen2
+
+
 # --- transfers ------------------------------------------------------------------------------------------
 def test_transfer_to_a_queue_and_to_an_agent(service: Service, rasa: FakeRasa):
     gen1, cid = _active(service, "gen1", "x1")
