@@ -247,8 +247,9 @@ class Assistant:
         started = time.perf_counter()
         with self._kb_lock:
             kb = self.published()
-        if kb is not None:
-            kb.search("warm up", k=1)
+        if kb is None:  # nothing published (a fresh install, most tests): load on the first message instead
+            return
+        kb.search("warm up", k=1)
         self.score(["warm up"])
         logger.info("agent assist ready", extra={"seconds": round(time.perf_counter() - started, 1),
                                                  "kb": getattr(kb, "name", None)})

@@ -241,6 +241,9 @@
     return `${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} ${hm}`;
   }
 
+  /** Add-ons (assist.js) follow the page through DOM events: console:lang, console:detail, console:push. */
+  const announce = (name, detail) => document.dispatchEvent(new CustomEvent(`console:${name}`, { detail }));
+
   function toast(message, kind = "info") {
     const box = $("#toasts");
     const n = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", text: message });
@@ -321,6 +324,7 @@
       n.title = lang === "zh" ? "Switch to English" : "切换到中文";
     }
     updateTitle();
+    announce("lang", lang);
   }
 
   function toggleLanguage() {
@@ -395,6 +399,7 @@
     $("#conversation").hidden = true;
     $("#empty").hidden = false;
     $("#history").open = false;
+    announce("detail", null);
   }
 
   function sessionExpired() {
@@ -865,6 +870,7 @@
     $("#reply").value = "";
     $("#conversation").hidden = true;
     $("#empty").hidden = false;
+    announce("detail", null);
     renderLists();
     renderHistory();
   }
@@ -913,6 +919,7 @@
     }
     $("#handoff-divider").textContent = t("handoff_divider", { ref: c.ref, time: fmtClock(c.created_at) });
     renderMessages(full);
+    announce("detail", { conversation: c, full, canReply });
   }
 
   function section_(title, ...body) {
@@ -1180,6 +1187,7 @@
 
   function handlePush(push) {
     if (!S.me || !push) return;
+    announce("push", push);
     if (push.type === "conversation" && push.conversation) {
       applyConv(push.conversation);
       scheduleQueues();
