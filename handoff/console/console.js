@@ -120,6 +120,17 @@
     unread: ["{n} 条未读", "{n} unread"],
     vip: ["VIP", "VIP"],
     tier_normal: ["普通", "normal"],
+    profile: ["客户画像", "Customer profile"],
+    segment: ["价值分层", "Segment"],
+    rfm: ["RFM", "RFM"],
+    advisor: ["专属顾问", "Advisor"],
+    orders_count: ["订单数", "Orders"],
+    spent_band: ["近一年消费（元）", "Spent, last year (yuan)"],
+    last_order: ["最近订单", "Last order"],
+    open_after_sales: ["售后处理中", "Open after-sales"],
+    previous_csat: ["以往评分", "Previous ratings"],
+    csat_summary: ["平均 {avg}（{n} 次），最近 {last}", "avg {avg} ({n}), last {last}"],
+    handoffs_count: ["转人工次数", "Handoffs"],
     error: ["出错了", "Something went wrong"],
   };
   const QUEUE_LABELS = {
@@ -954,6 +965,7 @@
       [t("queue"), queueLabel(c.queue)],
       [t("sender"), el("span", { class: "mono", text: customer.sender_id || c.sender_id })],
     ]));
+    parts.push(el("section", { class: "sum-section", id: "customer-profile", hidden: true }));
 
     const intents = sm.intents || [];
     parts.push(section_(t("intents"), intents.length
@@ -997,6 +1009,46 @@
       }))));
     }
     box.replaceChildren(...parts);
+    loadProfile(c);
+  }
+
+  /** The customer's profile (GET /api/customers/{id}/profile, docs/customers.md) in the summary card. */
+  const SEGMENT_LABELS = {
+    core: ["核心客户", "core"], potential: ["潜力客户", "potential"], new: ["新客户", "new"],
+    at_risk: ["流失风险", "at risk"], dormant: ["沉睡客户", "dormant"], prospect: ["未购买", "no purchase"],
+    unknown: ["未知", "unknown"],
+  };
+
+  async function loadProfile(c) {
+    const customerId = c.customer_id;
+    if (!customerId) return;
+    let p;
+    try {
+      p = await api("GET", `/api/customers/${encodeURIComponent(customerId)}/profile`);
+    } catch (e) {
+      return;  // the card without the profile
+    }
+    const box = $("#customer-profile");
+    if (!box || S.selected !== c.id || !p) return;  // another conversation is on screen now
+    const o = p.orders;
+    const h = p.handoffs;
+    const rows = [
+      [t("segment"), el("span", { class: `segment ${p.segment}`, title: p.segment, text: li18n(SEGMENT_LABELS[p.segment], p.segment) })],
+      [t("rfm"), el("span", { class: "mono", text: p.rfm ? p.rfm.code : t("none") })],
+      [t("tier"), p.vip ? el("span", { class: "tier vip", text: t("vip") }) : t("tier_normal")],
+      [t("advisor"), p.advisor ? `${p.advisor_name || p.advisor} (${p.advisor})` : t("none")],
+    ];
+    if (o) {
+      rows.push([t("orders_count"), String(o.count)], [t("spent_band"), o.spent_band],
+        [t("last_order"), o.last_order_number ? `${o.last_order_number} · ${fmtClock(o.last_order_at)}` : t("none")],
+        [t("open_after_sales"), String(o.open_after_sales), o.open_after_sales ? "warn" : null]);
+    }
+    if (h) {
+      rows.push([t("handoffs_count"), String(h.count)], [t("previous_csat"), h.csat_count
+        ? t("csat_summary", { avg: h.csat_average, n: h.csat_count, last: h.last_csat }) : t("none")]);
+    }
+    box.replaceChildren(el("h4", { text: t("profile") }), kv(rows));
+    box.hidden = false;
   }
 
   function renderTranscript(summary) {
