@@ -27,7 +27,7 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import action_guard
+from bot import action_guard, action_response_schema
 from common.handoff_triggers import (
     TriggerConfig,
     escalation_word,
@@ -37,8 +37,10 @@ from common.handoff_triggers import (
 )
 
 # Every process that runs the model imports this policy: the action-server guard (a polite answer,
-# never silence, when the action server is down or stalled) is installed with it.
+# never silence, when the action server is down or stalled) is installed with it, and so is the
+# action-response check with its schema compiled once (Rasa recompiles it on every call).
 action_guard.install()
+action_response_schema.install()
 
 HANDOFF_SLOT, CSAT_SLOT = "handoff", "csat_step"
 AGENT_MESSAGE_INTENT, ENDED_INTENT = "EXTERNAL_agent_message", "EXTERNAL_handoff_ended"
