@@ -31,11 +31,19 @@ from handoff.service import Event
 logger = logging.getLogger(__name__)
 
 
+def _serving() -> None:
+    from knowledge.encoders import serving_mode
+
+    serving_mode()
+
+
 class AssistState:
     def __init__(self, assistant: assist.Assistant, settings: Settings) -> None:
         self.assistant = assistant
         self.settings = settings
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assist")
+        # one BLAS and one torch thread for query encoding, as in the action server: one query is too small
+        # to share across cores, and several threads fight over a small machine (bench/assist/README.md)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assist", initializer=_serving)
         self.latest: Dict[int, int] = {}  # conversation id -> the newest customer message id not yet answered
         self._backend = None
         self.tasks: set = set()

@@ -1,0 +1,1 @@
+"""Agent-assist latency benchmark (bench/assist/README.md)."""
