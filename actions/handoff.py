@@ -14,6 +14,7 @@ is bot/policies/handoff_policy.py):
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -111,7 +112,10 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: 
                             customer_id=slots.get("verified_customer"), tier=tier, agent_language="zh",
                             faq_attempts=faq_attempts(tracker.sender_id),
                             segment=standing.segment if standing else None)
-    body = {"sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
+    # request_id: the outbox retries this very body, so a first call that timed out on our side but was
+    # filed by the service is not filed twice (the service answers a repeat with the first's conversation)
+    body = {"request_id": uuid.uuid4().hex,
+            "sender_id": tracker.sender_id, "channel": channel, "language": language or "zh", "reason": reason,
             "customer_id": slots.get("verified_customer"), "tier": tier,
             "segment": standing.segment if standing else None,
             "intents": summary.intents, "order_task": slots.get("order_task"),

@@ -180,7 +180,7 @@ async def open_handoff(request: web.Request) -> web.Response:
                     language="en" if body.get("language") == "en" else "zh", reason=_text(body, "reason"),
                     summary=summary, intents=[str(i) for i in intents], customer_id=body.get("customer_id"),
                     tier=body.get("tier") or "normal", order_task=body.get("order_task"),
-                    segment=body.get("segment"))
+                    segment=body.get("segment"), request_id=_text(body, "request_id", required=False, limit=100))
     service = request.app[SERVICE]
     opened = service.open(intake)
     request.app[WORKER].wake()

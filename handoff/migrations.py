@@ -156,6 +156,15 @@ CREATE INDEX customer_advisors_agent ON customer_advisors (agent_id);
 CREATE INDEX conversations_customer ON conversations (customer_id, id);
 CREATE INDEX conversations_sender ON conversations (sender_id, id)
 """),
+    # 7: handoff requests by the bot's request id (actions/handoff_outbox.py retries with the same id):
+    # a repeated request returns the conversation the first one opened, never a second one.
+    (7, """
+CREATE TABLE handoff_requests (
+    request_id      TEXT PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations (id),
+    created_at      REAL NOT NULL
+)
+"""),
 )
 
 POSTGRES_MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -273,6 +282,13 @@ CREATE TABLE customer_advisors (
 CREATE INDEX customer_advisors_agent ON customer_advisors (agent_id);
 CREATE INDEX conversations_customer ON conversations (customer_id, id);
 CREATE INDEX conversations_sender ON conversations (sender_id, id)
+"""),
+    (7, """
+CREATE TABLE handoff_requests (
+    request_id      TEXT PRIMARY KEY,
+    conversation_id BIGINT NOT NULL REFERENCES conversations (id),
+    created_at      DOUBLE PRECISION NOT NULL
+)
 """),
 )
 

@@ -40,6 +40,7 @@ class Intake:
     tier: str = "normal"
     order_task: Optional[str] = None
     segment: Optional[str] = None  # the customer's RFM segment (customers/rfm.py), when known
+    request_id: Optional[str] = None  # the bot's id of this request: a repeat opens nothing new
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,13 @@ class HandoffService:
         summary = {**intake.summary, "queue": queue}
         if intake.segment is not None:
             summary["segment"] = intake.segment
-        conversation = self.store.open(
-            sender_id=intake.sender_id, channel=intake.channel, language=intake.language, reason=intake.reason,
-            queue=queue, summary=summary, customer_id=intake.customer_id, tier=intake.tier,
+        conversation, created = self.store.open_once(
+            intake.request_id, sender_id=intake.sender_id, channel=intake.channel, language=intake.language,
+            reason=intake.reason, queue=queue, summary=summary, customer_id=intake.customer_id, tier=intake.tier,
             state="ticket" if ticket else "queued")
+        if not created:  # a repeat of a request already filed (or a race with another open): nothing new
+            pos, eta = self._standing(conversation)
+            return Opened(conversation, pos, eta, conversation.state == "ticket", True)
         logger.info("handoff opened", extra={"handoff": ref(conversation.id), "queue": queue,
                                              "reason": intake.reason, "ticket": ticket})
         self.observe("opened", conversation)

@@ -176,22 +176,45 @@ class HandoffStore:
              customer_id: Optional[str] = None, tier: str = "normal", state: str = "queued") -> Conversation:
         """Queue a conversation (or, with state='ticket', file a message for later). A customer who is
         already with people keeps that conversation: it is returned, not duplicated."""
+        return self.open_once(None, sender_id=sender_id, channel=channel, language=language, reason=reason,
+                              queue=queue, summary=summary, customer_id=customer_id, tier=tier, state=state)[0]
+
+    def open_once(self, request_id: Optional[str], *, sender_id: str, channel: str, language: str, reason: str,
+                  queue: str, summary: dict, customer_id: Optional[str] = None, tier: str = "normal",
+                  state: str = "queued") -> Tuple[Conversation, bool]:
+        """`open`, and whether it opened a new conversation. With a `request_id`, a request seen before
+        (the bot retrying after a timeout on its side) returns the conversation the first one opened
+        (whatever its state now, a ticket too), in the same transaction: never a second one."""
         if state not in ("queued", "ticket"):
             raise ValueError("a handoff opens as 'queued' or 'ticket'")
 
+        def one(db, conversation_id) -> Conversation:
+            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+                                            (conversation_id,)).fetchone())
+
         def work(db):
+            now = self.clock()
+            if request_id is not None:
+                seen = db.execute("SELECT conversation_id FROM handoff_requests WHERE request_id = ?",
+                                  (request_id,)).fetchone()
+                if seen:
+                    return one(db, seen[0]), False
             row = db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE sender_id = ? AND state IN "
                              "('queued', 'offered', 'active')", (sender_id,)).fetchone()
             if row:
-                return _conversation(row)
-            new_id = db.insert(
-                "INSERT INTO conversations (sender_id, channel, language, customer_id, tier, reason, queue, state, "
-                "summary_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sender_id, channel, language, customer_id, tier, reason, queue, state,
-                 json.dumps(summary, ensure_ascii=False), self.clock()))
-            _log(db, new_id, None, state, None, self.clock())
-            return _conversation(db.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
-                                            (new_id,)).fetchone())
+                conversation, created = _conversation(row), False
+            else:
+                new_id = db.insert(
+                    "INSERT INTO conversations (sender_id, channel, language, customer_id, tier, reason, queue, "
+                    "state, summary_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sender_id, channel, language, customer_id, tier, reason, queue, state,
+                     json.dumps(summary, ensure_ascii=False), now))
+                _log(db, new_id, None, state, None, now)
+                conversation, created = one(db, new_id), True
+            if request_id is not None:
+                db.execute("INSERT INTO handoff_requests (request_id, conversation_id, created_at) VALUES (?, ?, ?)",
+                           (request_id, conversation.id, now))
+            return conversation, created
         return self._write(work)
 
     def get(self, conversation_id: int) -> Optional[Conversation]:

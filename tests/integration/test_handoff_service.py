@@ -416,6 +416,20 @@ def test_handoff_with_nobody_online_becomes_a_ticket(shared: Service):
     assert again["existing"] is False and again["conversation"]["id"] != conv["id"]
 
 
+def test_a_repeated_request_id_files_nothing_new_even_for_a_ticket(shared: Service):
+    """The bot's outbox repeats a request whose first try timed out on its side (actions/handoff_outbox.py)."""
+    body = {"request_id": "req-once-1", "sender_id": "s-once", "channel": "socketio", "language": "zh",
+            "reason": "customer_request", "summary": {"issue": "退货"}}
+    first = ok(shared.bot("/api/handoffs", body), 201)
+    assert first["ticket"] is True and first["existing"] is False
+    again = ok(shared.bot("/api/handoffs", body), 200)  # a ticket is not "with people", but this is a repeat
+    assert again["existing"] is True and again["ticket"] is True
+    assert again["conversation"]["id"] == first["conversation"]["id"]
+    fresh = ok(shared.bot("/api/handoffs", {**body, "request_id": "req-once-2"}), 201)  # a new request
+    assert fresh["conversation"]["id"] != first["conversation"]["id"]
+    assert "request_id" in error(shared.bot("/api/handoffs", {**body, "request_id": "x" * 101}), 400)
+
+
 # --- agents: login, sessions -----------------------------------------------------------------------------
 def test_login_wrong_password_401_and_lockout_after_5_failures(shared: Service):
     assert error(shared.login_response("gen2", "not-the-password"), 401)

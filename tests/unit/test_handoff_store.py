@@ -202,8 +202,9 @@ def active(store, sender="web-1", agent_id="a1"):
 
 
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
-                   "offer_passes", "outbox_leases", "conversation_log", "login_failures", "customer_advisors"}
-LATEST = 6
+                   "offer_passes", "outbox_leases", "conversation_log", "login_failures", "customer_advisors",
+                   "handoff_requests"}
+LATEST = 7
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):
@@ -464,6 +465,30 @@ def test_ticket_is_filed_and_does_not_count_as_open(store):
     assert queued.id != ticket.id and queued.state == "queued"
     closed = store.resolve(ticket.id, back_to_bot=False)
     assert closed.state == "closed"
+
+
+def _open_once(store, request_id, sender="web-1", **kw):
+    return store.open_once(request_id, sender_id=sender, channel="web", language="zh", reason="customer_request",
+                           queue="general", summary={"issue": "x"}, **kw)
+
+
+def test_a_repeated_request_returns_the_first_conversation_even_a_ticket(store):
+    first, created = _open_once(store, "req-1", state="ticket")
+    assert created and first.state == "ticket"
+    again, created = _open_once(store, "req-1")  # the bot's retry, now asking for a queued one
+    assert not created and again == first
+    assert store.in_state("queued", "ticket") == [first]
+    other, created = _open_once(store, "req-2")  # a new request of the same customer: a new conversation
+    assert created and other.id != first.id and other.state == "queued"
+    same, created = _open_once(store, "req-3")  # the customer is with people already: no second one
+    assert not created and same.id == other.id
+    assert _open_once(store, "req-3")[0].id == other.id
+
+
+def test_without_a_request_id_nothing_is_remembered(store):
+    ticket, created = _open_once(store, None, state="ticket")
+    queued, created_again = _open_once(store, None)
+    assert created and created_again and queued.id != ticket.id
 
 
 @pytest.mark.parametrize("state", ["offered", "active", "closed", "returned", "bogus", ""])
