@@ -103,7 +103,8 @@ class HandoffOutbox:
 
     def claim(self, row_id: int, now: float) -> bool:
         return self._update("UPDATE outbox SET lease_until = ? WHERE id = ? AND delivered_at IS NULL AND dead_at IS "
-                            "NULL AND (lease_until IS NULL OR lease_until < ?)", (now + LEASE_SECONDS, row_id, now)) == 1
+                            "NULL AND (lease_until IS NULL OR lease_until < ?)",
+                            (now + LEASE_SECONDS, row_id, now)) == 1
 
     def delivered(self, row_id: int) -> None:
         self._update("UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, lease_until = NULL WHERE id = ?",

@@ -17,8 +17,8 @@ model) wraps `RemoteAction.run`:
   conversation's session start, the slot-mapping call, the action) waits for the bound only once;
 - background calls stay quiet: a failed `action_session_start` (the welcome) is replaced by Rasa's
   default session start, so the conversation starts cleanly and the customer's message is handled;
-  the custom slot-mapping actions raise as before (Rasa logs them and goes on); and for external events (an agent's message, the end of a
-  handoff) the customer is told nothing — the handoff service's message is lost (see
+  the custom slot-mapping actions raise as before (Rasa logs them and goes on); and for external events
+  (an agent's message, the end of a handoff) the customer is told nothing — the handoff service's message is lost (see
   docs/reliability.md);
 - the wrapped events are marked (`metadata.action_server_unavailable`) for the logs and insight.
 

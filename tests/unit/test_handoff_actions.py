@@ -485,7 +485,8 @@ async def test_service_down_relay_is_queued_silently():
     messages, events = await run(ActionRelayToAgent(), tracker)
     assert texts_of(messages) == []
     assert events == []
-    assert queued_calls() == [("unit-user", "/api/relay", {"sender_id": "unit-user", "text": "还在吗", "ticket": False})]
+    assert queued_calls() == [
+        ("unit-user", "/api/relay", {"sender_id": "unit-user", "text": "还在吗", "ticket": False})]
 
 
 async def test_queued_calls_are_delivered_in_order_once_the_service_is_back(var_dir):
