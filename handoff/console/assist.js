@@ -66,22 +66,7 @@
   }
   const both = (o) => (o && typeof o === "object" ? o[lang] || o.zh || o.en || "" : o || "");
 
-  function el(tag, props, ...kids) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") n.className = v;
-      else if (k === "text") n.textContent = String(v);
-      else if (k === "data") for (const [dk, dv] of Object.entries(v)) n.dataset[dk] = String(dv);
-      else if (k in n) n[k] = v;
-      else n.setAttribute(k, String(v));
-    }
-    for (const kid of kids.flat()) {
-      if (kid === null || kid === undefined || kid === false) continue;
-      n.append(kid instanceof Node ? kid : String(kid));
-    }
-    return n;
-  }
+  const { el } = window.ConsoleDom;  // console/dom.js
 
   const A = {
     conv: null,        // the conversation shown (from console:detail)

@@ -185,32 +185,7 @@
   // ---------------------------------------------------------------------------------------------
   // Small helpers
   // ---------------------------------------------------------------------------------------------
-  const $ = (sel, root = document) => root.querySelector(sel);
-  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-
-  /** An element; strings among the children become text nodes, `text` sets textContent. */
-  function el(tag, props, ...kids) {
-    const n = document.createElement(tag);
-    if (props) {
-      for (const [k, v] of Object.entries(props)) {
-        if (v === null || v === undefined || v === false) continue;
-        if (k === "class") n.className = v;
-        else if (k === "text") n.textContent = String(v);
-        else if (k === "data") {
-          for (const [dk, dv] of Object.entries(v)) if (dv !== null && dv !== undefined && dv !== "") n.dataset[dk] = String(dv);
-        }
-        else if (k === "style") Object.assign(n.style, v);
-        else if (k === "for") n.htmlFor = v;
-        else if (k in n) n[k] = v;
-        else n.setAttribute(k, String(v));
-      }
-    }
-    for (const kid of kids.flat()) {
-      if (kid === null || kid === undefined || kid === false) continue;
-      n.append(kid instanceof Node ? kid : String(kid));
-    }
-    return n;
-  }
+  const { $, $$, el } = window.ConsoleDom;  // console/dom.js
 
   const S = {
     me: null,

@@ -165,28 +165,7 @@
   // ---------------------------------------------------------------------------------------------
   // Small helpers
   // ---------------------------------------------------------------------------------------------
-  const $ = (sel, root = document) => root.querySelector(sel);
-  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
-  const SVG_NS = "http://www.w3.org/2000/svg";
-
-  function attach(n, props, kids) {
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "text") n.textContent = String(v);
-      else if (k === "class") n.setAttribute("class", v);
-      else if (k === "data") for (const [dk, dv] of Object.entries(v)) n.dataset[dk] = String(dv);
-      else n.setAttribute(k, String(v));
-    }
-    for (const kid of kids.flat()) {
-      if (kid === null || kid === undefined || kid === false) continue;
-      n.append(kid instanceof Node ? kid : String(kid));
-    }
-    return n;
-  }
-  /** An HTML element; strings among the children become text nodes. */
-  const el = (tag, props, ...kids) => attach(document.createElement(tag), props, kids);
-  /** An SVG element, the same way. */
-  const svg = (tag, props, ...kids) => attach(document.createElementNS(SVG_NS, tag), props, kids);
+  const { $, $$, el, svg } = window.ConsoleDom;  // console/dom.js
 
   const isNum = (v) => typeof v === "number" && isFinite(v);
   const fmtCount = (v) => (isNum(v) ? String(v) : DASH);

@@ -58,21 +58,7 @@
     if (vars) for (const [k, v] of Object.entries(vars)) s = s.split(`{${k}}`).join(String(v));
     return s;
   }
-  const $ = (sel) => document.querySelector(sel);
-  const $$ = (sel) => Array.from(document.querySelectorAll(sel));
-  function el(tag, props, ...kids) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") n.className = v;
-      else if (k === "text") n.textContent = String(v);
-      else if (k === "data") Object.assign(n.dataset, v);
-      else if (k in n) n[k] = v;
-      else n.setAttribute(k, String(v));
-    }
-    for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false) n.append(kid instanceof Node ? kid : String(kid));
-    return n;
-  }
+  const { $, $$, el } = window.ConsoleDom;  // console/dom.js
   function toast(message, kind = "info") {
     const n = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", text: message });
     $("#toasts").append(n);
