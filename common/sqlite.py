@@ -4,6 +4,7 @@ write: `immediate()` transactions."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +14,21 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=10)
     db.execute("PRAGMA journal_mode=WAL")
     return db
+
+
+class PerThread:
+    """One connection per thread to one store (a sqlite3 connection must stay in its thread), opened
+    with `connect` on first use: call it to get this thread's connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def __call__(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = connect(self.path)
+        return db
 
 
 def initialise(path: Path, schema: str) -> Path:

@@ -19,8 +19,6 @@ IGNORE` (PostgreSQL: `ON CONFLICT DO NOTHING`) and BEGIN IMMEDIATE.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,13 +115,7 @@ def _row(r: tuple) -> Notification:
 class NotificationStore:
     def __init__(self, path: Path) -> None:
         self.path = sqlite.initialise(Path(path), SCHEMA)
-        self._local = threading.local()
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite.connect(self.path)
-        return db
+        self._db = sqlite.PerThread(self.path)  # one connection per thread
 
     # --- candidates ---------------------------------------------------------------------------------
     def offer(self, candidates: Iterable[Candidate], now: datetime, customers: Iterable[str] = ()) -> int:

@@ -22,8 +22,6 @@ session id, as Rasa's socket.io channel has always used).
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,13 +74,7 @@ class CustomerDirectory:
 
     def __init__(self, path: Path) -> None:
         self.path = sqlite.initialise(Path(path), SCHEMA)
-        self._local = threading.local()
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite.connect(self.path)
-        return db
+        self._db = sqlite.PerThread(self.path)  # one connection per thread
 
     def route(self, channel: str, user_id: str, verified_customer: Optional[str] = None,
               sticky: bool = False, now: Optional[float] = None) -> Route:

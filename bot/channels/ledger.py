@@ -3,8 +3,6 @@ times, same MsgId), apps retry on network errors. The first delivery claims the 
 later delivery of the same key is recognised, also after a restart (SQLite), for `keep_seconds`."""
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -24,14 +22,8 @@ class MessageLedger:
     def __init__(self, path: Path, keep_seconds: float = 24 * 3600.0) -> None:
         self.path = sqlite.initialise(Path(path), SCHEMA)
         self.keep_seconds = keep_seconds
-        self._local = threading.local()
+        self._db = sqlite.PerThread(self.path)  # one connection per thread
         self._last_prune = 0.0
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = self._local.db = sqlite.connect(self.path)
-        return db
 
     def claim(self, key: str, now: Optional[float] = None) -> bool:
         """True for the first delivery of `key`, False for every repeat."""
