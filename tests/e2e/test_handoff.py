@@ -236,7 +236,9 @@ def strongly_negative_messages(stack) -> list:
 
     pool = ["等了一个星期还没到，真是受够了", "太失望了，包装破成这样", "这个质量真的太差劲了，气死我了",
             "你们的效率真让人无语，烦死了", "东西用了一天就坏了，太糟糕了", "简直是浪费钱，垃圾东西",
-            "this is the worst shopping experience ever, I'm furious", "absolutely terrible, I'm so disappointed"]
+            "this is the worst shopping experience ever, I'm furious", "absolutely terrible, I'm so disappointed",
+            # anger at the bot itself (bot_challenge): the model of 2026-12 reads every line above as a complaint
+            "你这机器人太蠢了，烦死了", "机器人听不懂人话，烦死了"]
     found = []
     for candidate in pool:
         data = parse(stack, candidate)
