@@ -5,7 +5,7 @@ customer's request for a person: the call (open a handoff, relay a message, reco
 this outbox — SQLite, `var/handoff-outbox.sqlite3`, so it survives a restart of the action server — and
 a background task of the action server (`deliver_forever`, started by actions/server.py) retries it:
 per customer in the order made, the next only after the previous was delivered, with growing pauses
-(1 s doubling up to 30 s) for as long as it takes. Several Sanic workers may run the task: a row is
+(1 s doubling up to 10 s) for as long as it takes. Several Sanic workers may run the task: a row is
 leased before it is sent, so one worker sends it.
 
 Delivery is safe to repeat: the service answers a second `POST /api/handoffs` for a customer who already
@@ -28,7 +28,7 @@ from actions.handoff_client import HandoffClient, HandoffUnavailable, NoConversa
 
 logger = logging.getLogger(__name__)
 
-FIRST_PAUSE, MAX_PAUSE, LEASE_SECONDS = 1.0, 30.0, 30.0
+FIRST_PAUSE, MAX_PAUSE, LEASE_SECONDS = 1.0, 10.0, 30.0  # a customer waits for a person: retry often
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 CHANNELS_WITH_PUSH = ("socketio", "wechat", "wecom", "app")
 LATE = ("breached", "missed")  # SLA states of a conversation whose first-response target was not kept
+RECENT_TICKET_SECONDS = 600.0  # a ticket this young still takes the customer's relayed messages
+STATES = ("queued", "offered", "active", "closed", "returned", "ticket")
 
 
 class NotAllowed(Exception):
@@ -148,11 +150,20 @@ class HandoffService:
     # --- customer's messages -----------------------------------------------------------------------
     def relay(self, sender_id: str, text: str, ticket: bool = False) -> Optional[Conversation]:
         """A customer's message while people own the conversation, or (ticket=True) the message they
-        were asked to leave for later. None when the customer has no conversation with people (any
-        more) — an old ticket does not swallow later messages."""
+        were asked to leave for later. A message relayed while the bot believed the customer was being
+        connected joins their ticket when that handoff became one meanwhile (it waited in the action
+        server's outbox while this service was down, and nobody was online when it arrived): when the
+        ticket is their newest conversation with people and younger than RECENT_TICKET_SECONDS. None
+        when the customer has no conversation with people (any more): an old ticket does not swallow
+        later messages."""
         conversation = self.store.open_for_sender(sender_id)
         if conversation is None and ticket:
             conversation = self.store.latest_for_sender(sender_id, "ticket")
+        if conversation is None:  # the customer's newest conversation with people, if it is a young ticket
+            latest = self.store.latest_for_sender(sender_id, *STATES)
+            if latest is not None and latest.state == "ticket" \
+                    and self.clock() - latest.created_at <= RECENT_TICKET_SECONDS:
+                conversation = latest
         if conversation is None:
             return None
         message = self.store.add_message(conversation.id, "customer", text)

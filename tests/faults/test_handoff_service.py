@@ -10,7 +10,7 @@ import pytest
 
 from actions.texts import text
 from handoff.store import HandoffStore
-from tests.e2e.test_handoff import Agent, _customer, off
+from tests.e2e.test_handoff import Agent, _customer, _poll, off
 
 pytestmark = pytest.mark.e2e
 
@@ -19,6 +19,12 @@ STATES = ("queued", "offered", "active", "closed", "returned", "ticket")
 
 def conversations_of(stack, sender: str) -> list:
     return [c for c in HandoffStore(stack.handoff_db).in_state(*STATES) if c.sender_id == sender]
+
+
+def _with_people(agent: Agent, sender: str):
+    found = agent.http.get(f"{agent.url}/api/conversations", params={"state": "queued,offered,active,ticket"},
+                           timeout=10).json()["conversations"]
+    return next((c for c in found if c["sender_id"] == sender), None)
 
 
 async def test_handoff_service_down_the_request_waits_and_is_filed_once_when_it_is_back(faults):
@@ -40,8 +46,11 @@ async def test_handoff_service_down_the_request_waits_and_is_filed_once_when_it_
         await off(stack.supervisor.restart, "handoff")
         agent = await off(Agent, stack)  # online once the service is back (an agent of this test only)
         try:
-            # the outbox retries with growing pauses (1, 2, 4 ... s): the handoff arrives, then the message
-            conv = await off(agent.conversation_of, customer.session_id, 40.0)
+            # the outbox retries with growing pauses (1, 2, 4 ... 10 s): the handoff arrives, then the message.
+            # It is queued for the agent, or a ticket when it arrived before the agent was back online; the
+            # message joins it either way and the agent takes it.
+            conv = await off(_poll, lambda: _with_people(agent, customer.session_id), 60.0,
+                             f"no conversation of {customer.session_id} for {agent.id}")
             await off(agent.wait_customer_message, conv["id"], "我的快递三天没动了")
             [stored] = conversations_of(stack, customer.session_id)  # once, however often it was tried
             assert stored.reason == "customer_request"

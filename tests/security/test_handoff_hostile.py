@@ -14,6 +14,8 @@ process over real HTTP (the set-up of tests/integration/test_handoff_service.py)
 """
 from __future__ import annotations
 
+import json
+import re
 import signal
 import sqlite3
 from pathlib import Path
@@ -165,8 +167,9 @@ _weird_value = st.one_of(_weird_text, st.none(), st.integers(), st.floats(allow_
     _weird_value,
 ), address=st.integers(1, 250))
 def _login_storm(svc: HostileService, body, address: int) -> None:
-    r = requests.post(svc.url + "/api/login", json=body, timeout=20,
-                      headers={"X-Forwarded-For": f"192.0.2.{address}"})
+    # serialised here: NaN and infinities go out as Python's json writes them (requests refuses them)
+    r = requests.post(svc.url + "/api/login", data=json.dumps(body).encode(), timeout=20,
+                      headers={"X-Forwarded-For": f"192.0.2.{address}", "Content-Type": "application/json"})
     assert r.status_code in (400, 401, 429), (repr(body)[:300], r.status_code, r.text)
     assert r.headers["Content-Type"].startswith("application/json") and r.json()["error"]
     assert "cs_session" not in r.cookies
@@ -230,6 +233,9 @@ ROLES = {
     ("GET", "/api/insight/report"): {"supervisor"},
     ("GET", "/api/insight/report.csv"): {"supervisor"},
     ("GET", "/api/kb/unanswered"): {"supervisor"},  # and editors
+    ("GET", "/api/conversations/{id}/assist"): {"agent", "supervisor"},
+    ("GET", "/api/customers/{customer_id}/profile"): {"agent", "supervisor"},  # 404 outside one's conversations
+    ("PUT", "/api/customers/{customer_id}/advisor"): {"supervisor"},
     ("GET", "/api/ws"): {"agent", "supervisor"},
 }
 
@@ -261,7 +267,8 @@ def _call(svc: HostileService, method: str, path: str, headers: Optional[dict] =
           cid: int = 999_999) -> requests.Response:
     body = {"text": "hello", "outcome": "close", "queue": "general", "status": "online", "sender_id": "x",
             "channel": "rest", "reason": "customer_request", "handoff_id": cid, "score": 5}
-    return requests.request(method, svc.url + path.replace("{id}", str(cid)), json=body,
+    url = svc.url + re.sub(r"\{[^}]+\}", str(cid), path)  # every path parameter: {id}, {customer_id}
+    return requests.request(method, url, json=body,
                             headers=headers or {}, timeout=20, allow_redirects=False)
 
 

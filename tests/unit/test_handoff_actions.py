@@ -445,6 +445,18 @@ async def test_relay_after_close_ignores_an_old_ticket(handoff):
     assert handoff.store.messages(1) == []
 
 
+async def test_a_message_relayed_after_the_handoff_became_a_ticket_joins_that_ticket(handoff):
+    """The handoff waited in the outbox and arrived when nobody was online: the customer, told they are
+    being connected, writes on; their message is kept with the young ticket, not dropped."""
+    await run(ActionHandoff(), tracker_for([said("转人工", "request_human")]))  # nobody online: ticket 1
+    assert handoff.only().state == "ticket"
+    tracker = tracker_for([said("我的快递三天没动了", "ask_logistics")],
+                          slots={"handoff": "waiting", "handoff_id": "1"})
+    messages, events = await run(ActionRelayToAgent(), tracker)
+    assert texts_of(messages) == [] and events == []
+    assert [m.text for m in handoff.store.messages(1)] == ["我的快递三天没动了"]
+
+
 async def test_relay_without_any_conversation_says_the_bot_is_back(handoff):
     tracker = tracker_for([said("hello?", "greet")], slots={"handoff": "waiting"})
     messages, events = await run(ActionRelayToAgent(), tracker)
