@@ -110,6 +110,9 @@ class Settings:
     # Customers (customers/, docs/customers.md): a customer handed over again within this many hours of
     # their last handoff is offered first to the agent who had it (0: off).
     handoff_return_hours: float = 72.0
+    # Ticket categories, departments, due times and the back office's calendar (docs/tickets.md);
+    # empty: data/handoff/tickets.yml.
+    tickets_file: str = ""
     # RFM value tiers: four increasing thresholds each for recency (days since the latest purchase: 5 at
     # or under the first ... 1 over the last), frequency (purchases in the window) and monetary value
     # (yuan spent in the window) (1 under the first ... 5 at or over the last); the window in days; core
@@ -193,6 +196,10 @@ class Settings:
     @property
     def handoff_db(self) -> Path:
         return self.var_dir / "handoff.sqlite3"
+
+    @property
+    def tickets_path(self) -> Path:
+        return Path(self.tickets_file).expanduser() if self.tickets_file else ROOT / "data" / "handoff" / "tickets.yml"
 
     @property
     def handoff_url(self) -> str:

@@ -32,6 +32,7 @@ from handoff.prometheus import HandoffMetrics
 from handoff.rasa_client import RasaClient
 from handoff.service import Event, HandoffService, Intake, NotAllowed, ServiceConfig, ref
 from handoff.store import HandoffStore, StoreError
+from handoff.ticket_service import NoSuchTicket
 from handoff.unanswered_api import UnansweredFinder
 from handoff.unanswered_api import add_routes as add_unanswered_routes
 
@@ -92,6 +93,8 @@ async def errors(request: web.Request, handler):
         raise
     except NotAllowed as exc:
         return _error(403, str(exc))
+    except NoSuchTicket as exc:
+        return _error(404, str(exc))
     except StoreError as exc:
         return _error(409, str(exc))
     except ValueError as exc:
@@ -635,6 +638,8 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
     add_assist(app, settings)
     from handoff.customers_api import register as add_customers  # profiles, VIP advisors (docs/customers.md)
     add_customers(app, settings)
+    from handoff.tickets_api import register as add_tickets  # tickets (docs/tickets.md)
+    add_tickets(app, settings)
     app.router.add_get("/console/", console_page)
     app.router.add_get("/console", root)
     app.router.add_static("/console/", CONSOLE_DIR, show_index=False)

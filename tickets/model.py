@@ -1,0 +1,104 @@
+"""A ticket and the events of its history, and the one state machine they follow.
+
+    open ──▶ in_progress ◀──▶ waiting_customer
+      │           │                  │
+      └───────────┴──────▶ resolved ◀┘ ──▶ closed (rated, or closed by a supervisor / after the wait)
+                              │
+                              └──▶ in_progress (reopened)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Optional
+
+STATUSES = ("open", "in_progress", "waiting_customer", "resolved", "closed")
+DONE = frozenset({"resolved", "closed"})  # no longer counts against the due time
+
+TRANSITIONS: Dict[str, FrozenSet[str]] = {
+    "open": frozenset({"in_progress", "waiting_customer", "resolved"}),
+    "in_progress": frozenset({"waiting_customer", "resolved"}),
+    "waiting_customer": frozenset({"in_progress", "resolved"}),
+    "resolved": frozenset({"in_progress", "closed"}),
+    "closed": frozenset(),
+}
+
+# What one event of a ticket's history is. `public` events reached (or were sent to) the customer.
+EVENT_KINDS = ("created", "status", "assigned", "category", "note", "reply", "customer_message", "csat", "overdue")
+
+
+class TicketError(ValueError):
+    """A change that the ticket's state does not allow (the message says why)."""
+
+
+def number(ticket_id: int) -> str:
+    """The ticket number the customer is told: T + six digits (handoffs are H + six digits)."""
+    return f"T{ticket_id:06d}"
+
+
+def parse_number(text: str) -> Optional[int]:
+    """The id in a ticket number ("T000012", "t12", "12"), or None when it is not one."""
+    raw = (text or "").strip().upper().removeprefix("T")
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    value = int(raw)
+    return value if value > 0 else None
+
+
+def check_transition(current: str, wanted: str) -> None:
+    if wanted not in STATUSES:
+        raise TicketError(f"unknown status {wanted!r}; statuses: {', '.join(STATUSES)}")
+    if wanted == current:
+        raise TicketError(f"the ticket is {current} already")
+    if wanted not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is closed)"
+        raise TicketError(f"a {current} ticket cannot become {wanted}; next: {allowed}")
+
+
+def is_overdue(status: str, due_at: float, now: float) -> bool:
+    return status not in DONE and now > due_at
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    conversation_id: int
+    sender_id: str
+    customer_id: Optional[str]
+    channel: str
+    language: str
+    category: str
+    department: str
+    subject: str
+    status: str
+    owner_id: Optional[str]
+    created_by: str
+    created_at: float
+    due_at: float
+    updated_at: float
+    resolved_at: Optional[float]
+    closed_at: Optional[float]
+    overdue_at: Optional[float]  # when it was first flagged overdue (reported once)
+    csat_score: Optional[int]
+    csat_comment: Optional[str]
+    tier: str = "normal"
+
+    @property
+    def number(self) -> str:
+        return number(self.id)
+
+    def overdue(self, now: float) -> bool:
+        return is_overdue(self.status, self.due_at, now)
+
+
+@dataclass(frozen=True)
+class TicketEvent:
+    id: int
+    ticket_id: int
+    kind: str
+    at: float
+    agent_id: Optional[str]
+    from_status: Optional[str]
+    to_status: Optional[str]
+    text: str
+    public: bool  # the customer was sent this (reply, status change with a message, creation)
+    delivered_at: Optional[float] = None

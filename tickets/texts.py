@@ -1,0 +1,64 @@
+"""What the customer is told about their ticket, in their language (zh, or en). Times are the shop's
+local time (the calendar's UTC offset)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+_WEEKDAYS_ZH = "一二三四五六日"
+
+
+def when(epoch: float, language: str, utc_offset_minutes: int) -> str:
+    local = datetime.fromtimestamp(epoch, timezone(timedelta(minutes=utc_offset_minutes)))
+    if language == "en":
+        return local.strftime("%a %d %b, %H:%M").replace(" 0", " ", 1)
+    return f"{local.month}月{local.day}日（周{_WEEKDAYS_ZH[local.weekday()]}）{local:%H:%M}"
+
+
+def created(language: str, number: str, category: str, due: str) -> str:
+    if language == "en":
+        return (f"Your request is now ticket {number} ({category}). We will get back to you by {due}; you will "
+                f"hear from us here on every step. Quote {number} any time.")
+    return (f"您的问题已登记为工单 {number}（{category}），我们会在 {due} 前给您答复，"
+            f"每一步进展都会在这里通知您。如需查询请提供工单号 {number}。")
+
+
+def in_progress(language: str, number: str) -> str:
+    if language == "en":
+        return f"Ticket {number}: a colleague is now working on it."
+    return f"工单 {number}：同事已开始处理。"
+
+
+def reopened(language: str, number: str) -> str:
+    if language == "en":
+        return f"Ticket {number} is open again; we are working on it."
+    return f"工单 {number} 已重新打开，我们正在继续处理。"
+
+
+def waiting(language: str, number: str, question: str) -> str:
+    if language == "en":
+        return f"Ticket {number}: we need something from you to go on.\n{question}\nPlease just reply here."
+    return f"工单 {number}：需要您补充信息才能继续处理。\n{question}\n请直接在这里回复。"
+
+
+def update(language: str, number: str, text: str) -> str:
+    if language == "en":
+        return f"Ticket {number} update: {text}"
+    return f"工单 {number} 进展：{text}"
+
+
+def resolved(language: str, number: str, resolution: str) -> str:
+    if language == "en":
+        return f"Ticket {number} is resolved: {resolution}"
+    return f"工单 {number} 已解决：{resolution}"
+
+
+def closed(language: str, number: str) -> str:
+    if language == "en":
+        return f"Ticket {number} is closed. Thank you for your patience."
+    return f"工单 {number} 已关闭，感谢您的耐心。"
+
+
+def reply_received(language: str, number: str) -> str:
+    if language == "en":
+        return f"Thank you, your reply is added to ticket {number}; the colleague handling it will carry on."
+    return f"已收到，您的回复已补充到工单 {number}，处理的同事会继续跟进。"
