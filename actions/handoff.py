@@ -27,6 +27,7 @@ from actions.handoff_client import HandoffUnavailable, NoConversation, handoff_c
 from actions.handoff_outbox import handoff_outbox
 from actions.order_context import order_backend, settings
 from actions.texts import text
+from actions.tickets import CSAT_TICKET_SLOT, after_notice, record_ticket_csat
 from common.handoff_triggers import (
     TriggerConfig,
     negatives_since_handoff,
@@ -214,7 +215,9 @@ class ActionDeliverAgentMessage(Action):
         body = _entity(tracker, "agent_text")
         if body:
             dispatcher.utter_message(text=body)
-        return []
+        # a notice about a ticket may ask the customer something or resolve it (actions/tickets.py)
+        return after_notice(dispatcher, tracker.get_slot("language"), _entity(tracker, "ticket_number"),
+                            _entity(tracker, "ticket_ask"))
 
 
 def survey_buttons(language: Optional[str]) -> List[dict]:
@@ -232,8 +235,10 @@ class ActionHandoffEnded(Action):
         handoff_id = _entity(tracker, "handoff_id") or tracker.get_slot(HANDOFF_ID_SLOT)
         if outcome == "close":
             dispatcher.utter_message(text=text("csat_ask", language), buttons=survey_buttons(language))
-            return [SlotSet(HANDOFF_SLOT, None), SlotSet(HANDOFF_ID_SLOT, handoff_id), SlotSet(CSAT_SLOT, "score")]
-        dispatcher.utter_message(text=text("handback", language))
+            return [SlotSet(HANDOFF_SLOT, None), SlotSet(HANDOFF_ID_SLOT, handoff_id), SlotSet(CSAT_SLOT, "score"),
+                    SlotSet(CSAT_TICKET_SLOT, None)]
+        if outcome != "ticket":  # made a ticket: the ticket's own notice follows and says what happens next
+            dispatcher.utter_message(text=text("handback", language))
         return [SlotSet(HANDOFF_SLOT, None), SlotSet(CSAT_SLOT, None)]
 
 
@@ -246,12 +251,21 @@ class ActionRecordCsat(Action):
         language = tracker.get_slot("language")
         step = tracker.get_slot(CSAT_SLOT) or ""
         handoff_id = tracker.get_slot(HANDOFF_ID_SLOT)
+        ticket = tracker.get_slot(CSAT_TICKET_SLOT)  # the survey after a resolved ticket
         said = ((tracker.latest_message or {}).get("text") or "").strip()
+
+        async def record(score: int, comment: str) -> None:
+            if ticket:
+                await record_ticket_csat(tracker.sender_id, tracker.get_slot("verified_customer"), ticket, score,
+                                         comment)
+            elif handoff_id:
+                await _csat(tracker.sender_id, handoff_id, score, comment)
+
         if step == "score":
             score = parse_score(said)
-            if score is None or not handoff_id:
-                return [SlotSet(CSAT_SLOT, None)]
-            await _csat(tracker.sender_id, handoff_id, score, "")
+            if score is None or not (handoff_id or ticket):
+                return [SlotSet(CSAT_SLOT, None), SlotSet(CSAT_TICKET_SLOT, None)]
+            await record(score, "")
             dispatcher.utter_message(text=text("csat_comment", language),
                                      buttons=[{"title": text("csat_no_comment_button", language),
                                                "payload": text("csat_no_comment_button", language)}])
@@ -260,10 +274,10 @@ class ActionRecordCsat(Action):
             intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
             declined = said.lower().rstrip("。.!！ ") in DECLINE_WORDS or said in (
                 text("csat_no_comment_button", "zh"), text("csat_no_comment_button", "en")) or intent == "deny"
-            if not declined and handoff_id:
-                await _csat(tracker.sender_id, handoff_id, int(step.split(":", 1)[1]), said)
+            if not declined:
+                await record(int(step.split(":", 1)[1]), said)
             dispatcher.utter_message(text=text("csat_thanks", language))
-        return [SlotSet(CSAT_SLOT, None)]
+        return [SlotSet(CSAT_SLOT, None), SlotSet(CSAT_TICKET_SLOT, None)]
 
 
 async def _csat(sender_id: str, handoff_id: str, score: int, comment: str) -> None:

@@ -61,8 +61,22 @@ class HandoffClient:
         """`ticket`: this is the message the customer was asked to leave for later."""
         return await self.post("/api/relay", {"sender_id": sender_id, "text": text, "ticket": ticket})
 
+    async def ticket_message(self, sender_id: str, customer_id: Optional[str], number: str, text: str) -> dict:
+        """The customer's answer to a question of their ticket."""
+        return await self.post("/api/tickets/customer-message", ticket_body(sender_id, customer_id, number,
+                                                                            text=text))
+
+    async def ticket_csat(self, sender_id: str, customer_id: Optional[str], number: str, score: int,
+                          comment: str = "") -> dict:
+        return await self.post("/api/tickets/csat", ticket_body(sender_id, customer_id, number, score=score,
+                                                                comment=comment))
+
     async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
         return await self.post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})
+
+
+def ticket_body(sender_id: str, customer_id: Optional[str], number: str, **fields) -> dict:
+    return {"sender_id": sender_id, "customer_id": customer_id, "number": number, **fields}
 
 
 @lru_cache(maxsize=1)

@@ -76,6 +76,23 @@ TEXTS = {
         "en": "Thank you for rating! Anything you'd like to add? Type it, or tap \"No thanks\".",
     },
     "csat_no_comment_button": {"zh": "不用了", "en": "No thanks"},
+    "ticket_csat_ask": {
+        "zh": "工单 {number} 的处理您满意吗？请打分（1-5 分，5 分最满意）：",
+        "en": "How satisfied are you with how ticket {number} was handled (1-5, 5 = very satisfied)?",
+    },
+    "ticket_reply_received": {
+        "zh": "已收到，您的回复已补充到工单 {number}，处理的同事会继续跟进。",
+        "en": "Thank you, your reply is added to ticket {number}; the colleague handling it will carry on.",
+    },
+    "ticket_reply_pending": {
+        "zh": "已收到您的回复，稍后会自动补充到工单 {number}。",
+        "en": "Got your reply; it will be added to ticket {number} in a moment.",
+    },
+    "ticket_reply_failed": {
+        "zh": "抱歉，您的回复没能补充到工单 {number}（工单可能已关闭）。如需帮助请转人工客服。",
+        "en": "Sorry, your reply couldn't be added to ticket {number} (it may be closed). Ask for a person if you "
+              "need help.",
+    },
     "csat_thanks": {"zh": "感谢您的反馈，祝您生活愉快！", "en": "Thanks for your feedback — have a great day!"},
     "complaint_noted": {
         "zh": "非常抱歉给您带来不好的体验。您的反馈已记录，我们会认真改进。也可以拨打客服热线 400-800-1234。",

@@ -6,6 +6,8 @@
 - External events from the handoff service: an agent's (or the service's) message ->
   `action_deliver_agent_message`; the end of the conversation with people -> `action_handoff_ended`.
 - A rating answer while the satisfaction survey is open -> `action_record_csat`.
+- The answer to a question a ticket asked (slot `ticket_reply`) -> `action_ticket_reply`, unless the
+  customer confidently asks for something else instead (then the question is dropped).
 - A handoff trigger (customer's request, complaint, escalation words, strong or sustained negative
   sentiment; common/handoff_triggers.py) -> `action_handoff`, also in the middle of a form.
 
@@ -42,11 +44,12 @@ from common.handoff_triggers import (
 action_guard.install()
 action_response_schema.install()
 
-HANDOFF_SLOT, CSAT_SLOT = "handoff", "csat_step"
+HANDOFF_SLOT, CSAT_SLOT, TICKET_REPLY_SLOT = "handoff", "csat_step", "ticket_reply"
 AGENT_MESSAGE_INTENT, ENDED_INTENT = "EXTERNAL_agent_message", "EXTERNAL_handoff_ended"
 RELAY, DELIVER, ENDED, CSAT, HANDOFF = ("action_relay_to_agent", "action_deliver_agent_message",
                                         "action_handoff_ended", "action_record_csat", "action_handoff")
-OWN_ACTIONS = (RELAY, DELIVER, ENDED, CSAT, HANDOFF)
+TICKET_REPLY = "action_ticket_reply"
+OWN_ACTIONS = (RELAY, DELIVER, ENDED, CSAT, HANDOFF, TICKET_REPLY)
 # Intents that start something new: a customer asked for a rating comment who confidently asks this
 # instead has moved on, and the survey is dropped. (Praise or criticism is the comment asked for,
 # whatever intent the NLU sees in it.)
@@ -121,6 +124,10 @@ def decide(tracker: DialogueStateTracker, triggers: TriggerConfig) -> tuple:
     if str(csat_step or "").startswith("comment") and not moved_on and not escalation_word(text):
         return CSAT, []
     dropped = [SlotSet(CSAT_SLOT, None)] if csat_step else []
+    if tracker.get_slot(TICKET_REPLY_SLOT):
+        if not moved_on:
+            return TICKET_REPLY, []
+        dropped.append(SlotSet(TICKET_REPLY_SLOT, None))
     # (the tier only changes the reason code, which the action works out with the customer's record)
     negatives = negatives_since_handoff(e.as_dict() for e in tracker.events)
     reason = trigger_reason(intent, text, negatives, "normal", triggers, in_task=tracker.active_loop_name is not None)
