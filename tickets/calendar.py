@@ -8,6 +8,7 @@ Tuesday (time starts at Monday's opening).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import FrozenSet, Tuple
@@ -87,8 +88,8 @@ class Due:
     def __post_init__(self) -> None:
         if self.unit not in self.UNITS:
             raise ValueError(f"due unit {self.unit!r}: one of {', '.join(self.UNITS)}")
-        if not self.amount > 0:
-            raise ValueError("a due time must be positive")
+        if not (self.amount > 0 and math.isfinite(self.amount)):
+            raise ValueError("a due time must be a positive number")
 
     def due_at(self, start: float, calendar: WorkCalendar) -> float:
         if self.unit == "hours":

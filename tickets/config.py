@@ -76,6 +76,8 @@ def _calendar(where: str, raw: Mapping, utc_offset_minutes: int) -> WorkCalendar
     if not m:
         raise TicketConfigError(f"{where}.hours: expected HH:MM-HH:MM, e.g. 09:00-18:00")
     h1, m1, h2, m2 = map(int, m.groups())
+    if m1 > 59 or m2 > 59:
+        raise TicketConfigError(f"{where}.hours: minutes go from 00 to 59")
     days = raw.get("days", list(WEEKDAYS[:5]))
     if not isinstance(days, list) or not days or any(str(d).lower()[:3] not in WEEKDAYS for d in days):
         raise TicketConfigError(f"{where}.days: a list of {', '.join(WEEKDAYS)}")
@@ -119,6 +121,9 @@ def parse(raw: object, source: str = "tickets", utc_offset_minutes: int = 8 * 60
     if not isinstance(close_days, (int, float)) or not 0 < close_days <= 365:
         raise TicketConfigError(f"{source}: calendar.close_resolved_after_days: days between 1 and 365")
     departments: Dict[str, Department] = {}
+    for key in ("departments", "categories"):
+        if not isinstance(raw.get(key) or {}, Mapping):
+            raise TicketConfigError(f"{source}: {key} must be a mapping of names to entries")
     for name, entry in (raw.get("departments") or {}).items():
         where = f"{source}: departments.{name}"
         if not isinstance(entry, Mapping):
@@ -148,6 +153,8 @@ def load(path: Path, utc_offset_minutes: int = 8 * 60, known_skills: Optional[se
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise TicketConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TicketConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise TicketConfigError(f"{path}: not valid YAML ({exc})") from None
     return parse(raw, str(path), utc_offset_minutes, known_skills)

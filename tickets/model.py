@@ -38,7 +38,7 @@ def number(ticket_id: int) -> str:
 def parse_number(text: str) -> Optional[int]:
     """The id in a ticket number ("T000012", "t12", "12"), or None when it is not one."""
     raw = (text or "").strip().upper().removeprefix("T")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:  # isdigit() also takes "²", which int() refuses
         return None
     value = int(raw)
     return value if value > 0 else None
@@ -51,7 +51,8 @@ def check_transition(current: str, wanted: str) -> None:
         raise TicketError(f"the ticket is {current} already")
     if wanted not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is closed)"
-        raise TicketError(f"a {current} ticket cannot become {wanted}; next: {allowed}")
+        article = "an" if current[0] in "aeiou" else "a"
+        raise TicketError(f"{article} {current} ticket cannot become {wanted}; next: {allowed}")
 
 
 def is_overdue(status: str, due_at: float, now: float) -> bool:

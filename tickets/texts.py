@@ -10,7 +10,7 @@ _WEEKDAYS_ZH = "一二三四五六日"
 def when(epoch: float, language: str, utc_offset_minutes: int) -> str:
     local = datetime.fromtimestamp(epoch, timezone(timedelta(minutes=utc_offset_minutes)))
     if language == "en":
-        return local.strftime("%a %d %b, %H:%M").replace(" 0", " ", 1)
+        return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
     return f"{local.month}月{local.day}日（周{_WEEKDAYS_ZH[local.weekday()]}）{local:%H:%M}"
 
 

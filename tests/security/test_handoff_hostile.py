@@ -215,7 +215,8 @@ def test_the_per_account_lockout_answers_retry_after(svc):
 # --- authentication on every route, roles per route ---------------------------------------------------
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/"), ("GET", "/api/openapi.yaml"),
           ("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/console/"), ("GET", "/console")}
-BOT = {("POST", "/api/handoffs"), ("POST", "/api/relay"), ("POST", "/api/csat")}
+BOT = {("POST", "/api/handoffs"), ("POST", "/api/relay"), ("POST", "/api/csat"),
+       ("POST", "/api/tickets/customer-message"), ("POST", "/api/tickets/csat")}
 # who may use each console route: roles that get past authorization (any status but 401/403)
 ROLES = {
     ("GET", "/api/me"): {"agent", "supervisor"},
@@ -236,6 +237,16 @@ ROLES = {
     ("GET", "/api/conversations/{id}/assist"): {"agent", "supervisor"},
     ("GET", "/api/customers/{customer_id}/profile"): {"agent", "supervisor"},  # 404 outside one's conversations
     ("PUT", "/api/customers/{customer_id}/advisor"): {"supervisor"},
+    # tickets: who may see a ticket is decided per ticket (404 outside one's departments), not per route
+    ("GET", "/api/tickets/config"): {"agent", "supervisor"},
+    ("GET", "/api/tickets"): {"agent", "supervisor"},
+    ("POST", "/api/tickets"): {"agent", "supervisor"},
+    ("GET", "/api/tickets/{number}"): {"agent", "supervisor"},
+    ("POST", "/api/tickets/{number}/status"): {"agent", "supervisor"},
+    ("POST", "/api/tickets/{number}/replies"): {"agent", "supervisor"},
+    ("POST", "/api/tickets/{number}/notes"): {"agent", "supervisor"},
+    ("POST", "/api/tickets/{number}/assign"): {"agent", "supervisor"},
+    ("POST", "/api/tickets/{number}/category"): {"agent", "supervisor"},
     ("GET", "/api/ws"): {"agent", "supervisor"},
 }
 
