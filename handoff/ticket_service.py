@@ -114,7 +114,8 @@ class TicketService:
     def set_status(self, agent_id: str, ticket_id: int, status: str, text: str = "") -> Ticket:
         """in_progress (start, or reopen a resolved one), waiting_customer (`text`: the question for the
         customer, who answers on their channel), resolved (`text`: the resolution; the customer is then
-        asked for a rating), closed (supervisors, or the owner once resolved)."""
+        asked for a rating), closed (the owner or a supervisor once resolved; before that supervisors only,
+        with `text`: why, for the customer)."""
         agent, ticket = self._worker(agent_id, ticket_id)
         text = (text or "").strip()
         language, num = ticket.language, ticket.number
@@ -131,9 +132,16 @@ class TicketService:
             notice = texts.reopened(language, num) if ticket.status == "resolved" else (
                 texts.update(language, num, text) if text else texts.in_progress(language, num))
         elif status == "closed":
-            if agent["role"] != "supervisor" and not (ticket.owner_id == agent_id and ticket.status == "resolved"):
-                raise NotAllowed("only a supervisor closes a ticket that is not resolved")
-            notice = texts.closed(language, num)
+            if ticket.status != "resolved":  # closed without a resolution: a duplicate, a request withdrawn
+                if agent["role"] != "supervisor":
+                    raise NotAllowed("only a supervisor closes a ticket that is not resolved")
+                if not text:
+                    raise ValueError("'text' must say why it is closed unresolved: the customer reads it")
+                notice = texts.closed_unresolved(language, num, text)
+            elif agent["role"] != "supervisor" and ticket.owner_id != agent_id:
+                raise NotAllowed("only the ticket's owner or a supervisor closes it")
+            else:
+                notice = texts.closed(language, num)
         else:
             notice = None
         try:

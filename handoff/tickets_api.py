@@ -262,6 +262,10 @@ def register(app: web.Application, settings: Settings) -> None:
         event_id = item.entities.get("ticket_event")
         if event_id and str(event_id).isdigit():
             service.tickets.delivered(int(event_id))
+            ticket_id = parse_number(str(item.entities.get("ticket_number") or ""))
+            ticket = service.tickets.get(ticket_id) if ticket_id else None
+            if ticket is not None:
+                service.emit(ticket)  # consoles showing it mark the notice delivered
     worker.delivered = delivered
 
     tasks = []

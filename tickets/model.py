@@ -2,9 +2,12 @@
 
     open ──▶ in_progress ◀──▶ waiting_customer
       │           │                  │
-      └───────────┴──────▶ resolved ◀┘ ──▶ closed (rated, or closed by a supervisor / after the wait)
+      └───────────┴──────▶ resolved ◀┘ ──▶ closed (rated, by the owner or a supervisor, or after the wait)
                               │
                               └──▶ in_progress (reopened)
+
+An unresolved ticket (open, in progress, waiting) may also be closed without a resolution — a duplicate,
+a request withdrawn —, by a supervisor only and with the reason the customer reads (handoff/ticket_service.py).
 """
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ STATUSES = ("open", "in_progress", "waiting_customer", "resolved", "closed")
 DONE = frozenset({"resolved", "closed"})  # no longer counts against the due time
 
 TRANSITIONS: Dict[str, FrozenSet[str]] = {
-    "open": frozenset({"in_progress", "waiting_customer", "resolved"}),
-    "in_progress": frozenset({"waiting_customer", "resolved"}),
-    "waiting_customer": frozenset({"in_progress", "resolved"}),
+    "open": frozenset({"in_progress", "waiting_customer", "resolved", "closed"}),
+    "in_progress": frozenset({"waiting_customer", "resolved", "closed"}),
+    "waiting_customer": frozenset({"in_progress", "resolved", "closed"}),
     "resolved": frozenset({"in_progress", "closed"}),
     "closed": frozenset(),
 }

@@ -58,6 +58,12 @@ def closed(language: str, number: str) -> str:
     return f"工单 {number} 已关闭，感谢您的耐心。"
 
 
+def closed_unresolved(language: str, number: str, reason: str) -> str:
+    if language == "en":
+        return f"Ticket {number} is closed: {reason}"
+    return f"工单 {number} 已关闭：{reason}"
+
+
 def reply_received(language: str, number: str) -> str:
     if language == "en":
         return f"Thank you, your reply is added to ticket {number}; the colleague handling it will carry on."

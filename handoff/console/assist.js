@@ -267,14 +267,14 @@
     }
     const searching = document.activeElement && document.activeElement.id === "canned-search";
     const caret = searching ? document.activeElement.selectionStart : null;
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("h3", { id: "assist-title", text: t("assist") }),
       renderAlert(),
       renderSentiment(),
       renderSuggestions(),
       renderOrders(),
       cannedSection(),
-      el("p", { id: "assist-status", class: "sr-only", role: "status" }));
+      el("p", { id: "assist-status", class: "sr-only", role: "status" })].filter(Boolean));
     renderCanned();
     if (searching) {  // a push re-rendered the panel while the agent was typing a search
       const input = document.getElementById("canned-search");

@@ -76,19 +76,24 @@
     mode_reply: ["回复客户", "Reply to customer"],
     mode_ask: ["询问客户", "Ask the customer"],
     mode_resolve: ["解决", "Resolve"],
+    mode_close: ["关闭（未解决）", "Close unresolved"],
     submit_note: ["添加内部备注", "Add internal note"],
     submit_reply: ["发送给客户", "Send to the customer"],
     submit_ask: ["发送问题并等待客户", "Ask and wait for the customer"],
     submit_resolve: ["解决并通知客户", "Resolve and tell the customer"],
+    submit_close: ["关闭并告知客户原因", "Close and tell the customer why"],
     hint_note: ["仅坐席和主管可见，客户看不到。", "Only agents and supervisors see this, never the customer."],
     hint_reply: ["客户会在其渠道收到这条进展。", "The customer receives this update on their channel."],
     hint_ask: ["客户会收到这个问题；工单转为“等待客户”，客户回复后自动恢复处理。",
       "The customer receives this question; the ticket waits for them and resumes when they answer."],
     hint_resolve: ["客户会看到这段解决说明，并被邀请评分。", "The customer reads this resolution and is asked for a rating."],
+    hint_close: ["不解决直接关闭（如重复工单、客户撤回）：客户会看到这里写的原因。",
+      "Close without a resolution (a duplicate, a request withdrawn): the customer reads the reason."],
     ph_note: ["写给同事的备注…", "A note for colleagues…"],
     ph_reply: ["给客户的进展说明…", "An update for the customer…"],
     ph_ask: ["需要客户提供什么…", "What the customer should send…"],
     ph_resolve: ["如何解决的…", "How it was resolved…"],
+    ph_close: ["关闭原因…", "Why it is closed…"],
     need_text: ["请先填写内容。", "Write the text first."],
     need_agent: ["请先选择坐席。", "Choose an agent first."],
     done_note: ["已添加内部备注。", "Internal note added."],
@@ -134,13 +139,13 @@
   const DONE = new Set(["resolved", "closed"]);
   // tickets/model.py's state machine
   const NEXT = {
-    open: ["in_progress", "waiting_customer", "resolved"],
-    in_progress: ["waiting_customer", "resolved"],
-    waiting_customer: ["in_progress", "resolved"],
+    open: ["in_progress", "waiting_customer", "resolved", "closed"],
+    in_progress: ["waiting_customer", "resolved", "closed"],
+    waiting_customer: ["in_progress", "resolved", "closed"],
     resolved: ["in_progress", "closed"],
     closed: [],
   };
-  const MODES = ["note", "reply", "ask", "resolve"];
+  const MODES = ["note", "reply", "ask", "resolve", "close"];
   const LANG_KEY = "cs-console-lang"; // the console's: one choice for every page
   const POLL_MS = 30000;
   const DELIVERY_CHECK_MS = 3000;    // public notices not delivered yet: look again this often…
@@ -562,7 +567,8 @@
       category: (isSupervisor() || mine) && !DONE.has(tk.status),
       close: tk.status === "resolved" && (isSupervisor() || mine),
       modes: MODES.filter((m) => (m === "note" ? true : m === "reply" ? !closed
-        : m === "ask" ? NEXT[tk.status].includes("waiting_customer") : NEXT[tk.status].includes("resolved"))),
+        : m === "ask" ? NEXT[tk.status].includes("waiting_customer")
+          : m === "close" ? isSupervisor() && !DONE.has(tk.status) : NEXT[tk.status].includes("resolved"))),
     };
   }
 
@@ -785,7 +791,7 @@
         return { message: t(mode === "note" ? "done_note" : "done_reply") };
       });
     } else {
-      ok = await setStatus(mode === "ask" ? "waiting_customer" : "resolved", text);
+      ok = await setStatus({ ask: "waiting_customer", resolve: "resolved", close: "closed" }[mode], text);
     }
     if (ok) {
       box.value = "";

@@ -398,7 +398,8 @@ def test_agent_takes_a_chat_replies_transfers_and_resolves(service: HandoffServi
     again = service.agent_session("alice")
     assert again.get(service.url + "/api/me", timeout=10).json()["agent"]["status"] == "offline"
 
-    assert _js_errors(browser) == []
+    # a conversation transferred away while its assist panel was loading answers 404 (no longer hers): expected
+    assert _js_errors(browser, "/assist - Failed to load resource: the server responded with a status of 404") == []
 
 
 def test_supervisor_sees_every_queue_the_agents_and_reassigns(service: HandoffService, browser, tmp_path: Path):

@@ -114,7 +114,7 @@ def _fact(driver, key: str) -> str:
 
 
 def _compose(driver, mode: str, text: str) -> None:
-    """Write in the ticket's box in one of its modes (note, reply, ask, resolve) and submit."""
+    """Write in the ticket's box in one of its modes (note, reply, ask, resolve, close) and submit."""
     _click(driver, f"#mode-{mode}")
     _wait(driver).until(lambda d: d.find_element(By.ID, "compose").get_attribute("data-mode") == mode)
     box = driver.find_element(By.ID, "compose-text")
@@ -377,9 +377,20 @@ def test_supervisor_sees_an_overdue_ticket_filters_and_assigns_it(late_service: 
     _wait(browser).until(lambda d: d.find_element(By.ID, "td-status").text == "Open")
     assert (_fact(browser, "category"), _fact(browser, "department")) == ("Delivery problem", "Logistics")
     assert browser.find_element(By.CSS_SELECTOR, '[data-i18n="f_overdue"]').text == "Overdue only"
-    assert _texts(browser, "#modes button") == ["Internal note", "Reply to customer", "Ask the customer", "Resolve"]
+    assert _texts(browser, "#modes button") == ["Internal note", "Reply to customer", "Ask the customer", "Resolve",
+                                                "Close unresolved"]  # a supervisor may close it without a resolution
     browser.find_element(By.ID, "f-overdue").click()  # all not done again: the other one, in English
     _wait(browser).until(lambda d: _listed(d) == [later, urgent])  # both due 48 h after they were made
     assert _texts(browser, _ticket_row(later) + " .tk-status") == ["Open"]
+
+    # The supervisor closes the urgent one unresolved (a duplicate): the customer reads why; it leaves the list.
+    _compose(browser, "close", f"Duplicate of {later}")
+    _wait(browser).until(lambda d: d.find_element(By.ID, "td-status").text == "Closed")
+    _wait(browser).until(lambda d: _listed(d) == [later])
+    closed = _get(me, f"/api/tickets/{urgent}").json()
+    assert (closed["ticket"]["status"], closed["ticket"]["resolved_at"]) == ("closed", None)
+    last = closed["events"][-1]
+    assert (last["kind"], last["to_status"], last["public"], last["text"]) == (
+        "status", "closed", True, f"Duplicate of {later}")
 
     assert _js_errors(browser) == []

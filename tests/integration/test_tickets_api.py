@@ -447,9 +447,11 @@ async def test_illegal_changes_are_409_and_bad_bodies_400(service):
         assert status == 409 and "already" in body["error"], body  # one ticket per conversation
         # the state machine
         status, body = await sue.post(path + "/status", {"status": "closed"})
-        assert status == 409 and "cannot become closed" in body["error"], body
-        status, body = await al.post(path + "/status", {"status": "closed"})
+        assert status == 400 and "why it is closed unresolved" in body["error"], body  # the customer reads why
+        status, body = await al.post(path + "/status", {"status": "closed", "text": "duplicate"})
         assert status == 403, body  # agents never close what is not resolved
+        status, body = await sue.post(path + "/status", {"status": "in_progress", "text": "x" * 4001})
+        assert status == 400, body
         status, body = await al.post(path + "/status", {"status": "open"})
         assert status == 409 and "already" in body["error"], body
         # bodies

@@ -222,12 +222,18 @@ def test_agents_may_take_but_not_give(world):
     assert world.service.tickets.get(ticket.id).owner_id == "ord"
 
 
-def test_only_supervisors_close_what_is_not_resolved_and_the_state_machine_holds_for_them_too(world):
+def test_only_supervisors_close_what_is_not_resolved_and_say_why(world):
     ticket = world.ticket("web-1", "technical", holder="gen")  # owner gen
     with pytest.raises(NotAllowed, match="only a supervisor closes"):
-        world.service.set_status("gen", ticket.id, "closed")
-    with pytest.raises(StoreError, match="an open ticket cannot become closed"):
-        world.service.set_status("sup", ticket.id, "closed")  # resolved first, whoever asks
+        world.service.set_status("gen", ticket.id, "closed", "duplicate")
+    with pytest.raises(ValueError, match="why it is closed unresolved"):
+        world.service.set_status("sup", ticket.id, "closed")
+    duplicate = world.ticket("web-3", "technical", holder="gen")
+    shut = world.service.set_status("sup", duplicate.id, "closed", "和工单 T000001 重复")
+    assert (shut.status, shut.resolved_at) == ("closed", None)
+    assert world.last_notice(duplicate) == (f"工单 {duplicate.number} 已关闭：和工单 T000001 重复", None)
+    with pytest.raises(StoreError, match="a closed ticket cannot become"):
+        world.service.set_status("sup", duplicate.id, "in_progress")
     world.service.set_status("gen", ticket.id, "resolved", "replaced the screen")
     with pytest.raises(NotAllowed):
         world.service.set_status("gen2", ticket.id, "closed")  # sees it, but neither owner nor supervisor
