@@ -71,6 +71,14 @@ class HandoffClient:
         return await self.post("/api/tickets/csat", ticket_body(sender_id, customer_id, number, score=score,
                                                                 comment=comment))
 
+    async def ticket_lookup(self, sender_id: str, customer_id: Optional[str], language: str,
+                            number: Optional[str] = None) -> str:
+        """What the customer asking about their ticket(s) reads (the service renders it)."""
+        body = {"sender_id": sender_id, "customer_id": customer_id, "language": language}
+        if number:
+            body["number"] = number
+        return (await self.post("/api/tickets/lookup", body))["text"]
+
     async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
         return await self.post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})
 

@@ -88,6 +88,10 @@ TEXTS = {
         "zh": "已收到您的回复，稍后会自动补充到工单 {number}。",
         "en": "Got your reply; it will be added to ticket {number} in a moment.",
     },
+    "ticket_lookup_failed": {
+        "zh": "抱歉，暂时查不到工单信息，请稍后再试，或转人工客服。",
+        "en": "Sorry, I can't look up tickets right now. Please try again shortly, or ask for a person.",
+    },
     "ticket_reply_failed": {
         "zh": "抱歉，您的回复没能补充到工单 {number}（工单可能已关闭）。如需帮助请转人工客服。",
         "en": "Sorry, your reply couldn't be added to ticket {number} (it may be closed). Ask for a person if you "

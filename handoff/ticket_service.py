@@ -211,6 +211,27 @@ class TicketService:
     def of_customer(self, sender_id: str, customer_id: Optional[str]) -> List[Ticket]:
         return self.tickets.of_customer(sender_id, customer_id)
 
+    def customer_lookup(self, sender_id: str, customer_id: Optional[str], language: str,
+                        number: Optional[str] = None) -> str:
+        """What the customer asking about their ticket(s) reads: the quoted one (their own only), or
+        their tickets not closed (newest first, at most 5), in `language`."""
+        language = "en" if language == "en" else "zh"
+        if number:
+            try:
+                found = [self._customers(number, sender_id, customer_id)]
+            except NoSuchTicket:
+                found = []
+        else:
+            found = [t for t in self.of_customer(sender_id, customer_id) if t.status != "closed"][:5]
+        lines = []
+        for ticket in found:
+            category = self.config.categories.get(ticket.category)
+            label = category.label(language) if category else ticket.category
+            due = texts.when(ticket.due_at, language, self.config.calendar.utc_offset_minutes)
+            lines.append(texts.status_line(language, ticket.number, label, ticket.status, due,
+                                           ticket.status in ("resolved", "closed")))
+        return texts.lookup(language, lines, number or "")
+
     # --- time ---------------------------------------------------------------------------------------------
     def housekeeping(self) -> List[Ticket]:
         """Flag tickets that went overdue (each once) and close resolved ones nobody rated in time."""

@@ -11,7 +11,9 @@ Agents and supervisors (session), in the console's Tickets page:
 
 The bot (service token), for the customer's side: `POST /api/tickets/customer-message` (an answer to a
 question of the ticket) and `POST /api/tickets/csat` (the follow-up rating), both
-`{"sender_id", "customer_id"?, "number", ...}`; a number that is not the caller's customer's is 404.
+`{"sender_id", "customer_id"?, "number", ...}`; a number that is not the caller's customer's is 404; and
+`POST /api/tickets/lookup` `{"sender_id", "customer_id"?, "number"?, "language"}` → `{"text"}`: what the
+customer asking about their ticket(s) reads (only their own).
 
 Registered by `handoff.app.build_app` with `tickets_api.register(app, settings)`.
 """
@@ -171,6 +173,19 @@ async def customer_csat(request: web.Request) -> web.Response:
     return web.json_response({"ticket": {"number": ticket.number, "status": ticket.status}})
 
 
+async def customer_lookup(request: web.Request) -> web.Response:
+    """What the customer asking about their ticket(s) reads, rendered in their language."""
+    core._bot(request)
+    body = await core._body(request)
+    customer_id = body.get("customer_id")
+    if customer_id is not None and (not isinstance(customer_id, str) or len(customer_id) > 128):
+        raise ValueError("'customer_id' must be a string")
+    number = core._text(body, "number", required=False, limit=20)
+    text = request.app[TICKETS].customer_lookup(core._text(body, "sender_id", limit=200), customer_id or None,
+                                                str(body.get("language") or "zh"), number)
+    return web.json_response({"text": text})
+
+
 # --- wiring -------------------------------------------------------------------------------------------
 class _TicketGauges(Collector):
     """Open tickets by department and status, and overdue ones by department, read at scrape time."""
@@ -282,6 +297,7 @@ def register(app: web.Application, settings: Settings) -> None:
     app.router.add_get("/api/tickets/config", config)
     app.router.add_post("/api/tickets/customer-message", customer_message)
     app.router.add_post("/api/tickets/csat", customer_csat)
+    app.router.add_post("/api/tickets/lookup", customer_lookup)
     app.router.add_get("/api/tickets", listing)
     app.router.add_post("/api/tickets", create)
     app.router.add_get("/api/tickets/{number}", detail)

@@ -68,3 +68,30 @@ def reply_received(language: str, number: str) -> str:
     if language == "en":
         return f"Thank you, your reply is added to ticket {number}; the colleague handling it will carry on."
     return f"已收到，您的回复已补充到工单 {number}，处理的同事会继续跟进。"
+
+
+STATUS_WORDS = {
+    "open": ("已登记，等待处理", "registered, waiting to be worked on"),
+    "in_progress": ("处理中", "being worked on"),
+    "waiting_customer": ("等待您补充信息", "waiting for information from you"),
+    "resolved": ("已解决", "resolved"),
+    "closed": ("已关闭", "closed"),
+}
+
+
+def status_line(language: str, number: str, category: str, status: str, due: str, done: bool) -> str:
+    """One ticket as the customer asking about it reads it."""
+    zh, en = STATUS_WORDS[status]
+    if language == "en":
+        return f"Ticket {number} ({category}): {en}" + ("." if done else f", answer due by {due}.")
+    return f"工单 {number}（{category}）：{zh}" + ("。" if done else f"，预计 {due} 前答复。")
+
+
+def lookup(language: str, lines: list, number: str = "") -> str:
+    if number and not lines:
+        if language == "en":
+            return f"I found no ticket {number} of yours. Please check the number, or ask for a person."
+        return f"没有找到您的工单 {number}，请核对工单号，或转人工客服。"
+    if not lines:
+        return "You have no open tickets." if language == "en" else "您目前没有进行中的工单。"
+    return "\n".join(lines)

@@ -8,6 +8,8 @@
 - A rating answer while the satisfaction survey is open -> `action_record_csat`.
 - The answer to a question a ticket asked (slot `ticket_reply`) -> `action_ticket_reply`, unless the
   customer confidently asks for something else instead (then the question is dropped).
+- A message quoting a ticket number or asking how their tickets are doing -> `action_ticket_status`
+  (common/ticket_query.py: a pattern, not an intent), unless a handoff trigger fires.
 - A handoff trigger (customer's request, complaint, escalation words, strong or sustained negative
   sentiment; common/handoff_triggers.py) -> `action_handoff`, also in the middle of a form.
 
@@ -37,6 +39,7 @@ from common.handoff_triggers import (
     parse_score,
     trigger_reason,
 )
+from common.ticket_query import ticket_query
 
 # Every process that runs the model imports this policy: the action-server guard (a polite answer,
 # never silence, when the action server is down or stalled) is installed with it, and so is the
@@ -48,8 +51,8 @@ HANDOFF_SLOT, CSAT_SLOT, TICKET_REPLY_SLOT = "handoff", "csat_step", "ticket_rep
 AGENT_MESSAGE_INTENT, ENDED_INTENT = "EXTERNAL_agent_message", "EXTERNAL_handoff_ended"
 RELAY, DELIVER, ENDED, CSAT, HANDOFF = ("action_relay_to_agent", "action_deliver_agent_message",
                                         "action_handoff_ended", "action_record_csat", "action_handoff")
-TICKET_REPLY = "action_ticket_reply"
-OWN_ACTIONS = (RELAY, DELIVER, ENDED, CSAT, HANDOFF, TICKET_REPLY)
+TICKET_REPLY, TICKET_STATUS = "action_ticket_reply", "action_ticket_status"
+OWN_ACTIONS = (RELAY, DELIVER, ENDED, CSAT, HANDOFF, TICKET_REPLY, TICKET_STATUS)
 # Intents that start something new: a customer asked for a rating comment who confidently asks this
 # instead has moved on, and the survey is dropped. (Praise or criticism is the comment asked for,
 # whatever intent the NLU sees in it.)
@@ -133,4 +136,6 @@ def decide(tracker: DialogueStateTracker, triggers: TriggerConfig) -> tuple:
     reason = trigger_reason(intent, text, negatives, "normal", triggers, in_task=tracker.active_loop_name is not None)
     if reason is not None:
         return HANDOFF, dropped
+    if tracker.active_loop_name is None and ticket_query(text)[0]:
+        return TICKET_STATUS, dropped
     return None, dropped

@@ -216,7 +216,8 @@ def test_the_per_account_lockout_answers_retry_after(svc):
 PUBLIC = {("GET", "/health"), ("GET", "/metrics"), ("GET", "/"), ("GET", "/api/openapi.yaml"),
           ("POST", "/api/login"), ("POST", "/api/logout"), ("GET", "/console/"), ("GET", "/console")}
 BOT = {("POST", "/api/handoffs"), ("POST", "/api/relay"), ("POST", "/api/csat"),
-       ("POST", "/api/tickets/customer-message"), ("POST", "/api/tickets/csat")}
+       ("POST", "/api/tickets/customer-message"), ("POST", "/api/tickets/csat"),
+       ("POST", "/api/tickets/lookup")}
 # who may use each console route: roles that get past authorization (any status but 401/403)
 ROLES = {
     ("GET", "/api/me"): {"agent", "supervisor"},

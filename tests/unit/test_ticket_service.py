@@ -446,3 +446,32 @@ def test_view(world):
     assert world.service.event_view(event) == {
         "id": event.id, "kind": "created", "at": at(2, 10), "agent_id": "cmp", "from_status": None,
         "to_status": "open", "text": event.text, "public": True, "delivered_at": None}
+
+
+# --- the customer asking about their tickets -------------------------------------------------------------
+def test_a_customer_asking_reads_their_own_tickets_in_their_language(world):
+    screen = world.ticket("web-1", "technical", holder="gen")  # due Wednesday 10:00 (shop time)
+    world.ticket("web-1", "logistics", holder="ord", language="en")  # same customer, another conversation
+    theirs = world.service.customer_lookup("web-1", None, "zh")
+    assert theirs.splitlines() == [
+        "工单 T000002（物流问题）：已登记，等待处理，预计 3月3日（周二）10:00 前答复。",
+        "工单 T000001（技术问题）：已登记，等待处理，预计 3月4日（周三）10:00 前答复。"]
+    world.service.set_status("gen", screen.id, "waiting_customer", "型号？")
+    assert world.service.customer_lookup("web-1", None, "en", "T000001") == (
+        "Ticket T000001 (Technical problem): waiting for information from you, answer due by Wed 4 Mar, 10:00.")
+    world.service.set_status("gen", screen.id, "resolved", "换了屏幕")
+    assert world.service.customer_lookup("web-1", None, "zh", "t000001") == "工单 T000001（技术问题）：已解决。"
+    # someone else's number reads as one never issued; a customer without tickets hears so
+    assert world.service.customer_lookup("web-9", None, "zh", "T000001") == (
+        "没有找到您的工单 T000001，请核对工单号，或转人工客服。")
+    assert world.service.customer_lookup("web-9", None, "en") == "You have no open tickets."
+    world.service.set_status("sup", 2, "closed", "duplicate")
+    assert world.service.customer_lookup("web-1", None, "zh").splitlines() == [
+        "工单 T000001（技术问题）：已解决。"]  # closed ones are not listed, only when quoted
+
+
+def test_a_verified_customer_finds_tickets_from_any_channel(world):
+    world.ticket("wechat-abc", "technical", holder="gen", customer_id="C001")
+    found = world.service.customer_lookup("customer:C001", "C001", "zh", "T000001")
+    assert found.startswith("工单 T000001（技术问题）")
+    assert world.service.customer_lookup("customer:C002", "C002", "zh", "T000001").startswith("没有找到")
