@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.texts import text
 from common.language import SUPPORTED, choose_language
 
-# Slots kept when a conversation session expires and a new one starts.
-CARRIED_OVER_SLOTS = ("language", "handoff", "handoff_id", "csat_step")
+# Slots kept when a conversation session expires and a new one starts (a ticket's question or rating,
+# ticket_reply / csat_ticket, is often answered hours or days later: actions/tickets.py).
+CARRIED_OVER_SLOTS = ("language", "handoff", "handoff_id", "csat_step", "ticket_reply", "csat_ticket")
 
 
 def language_hint(metadata: Optional[Dict[Text, Any]]) -> Optional[str]:

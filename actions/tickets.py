@@ -55,18 +55,35 @@ async def record_ticket_csat(sender_id: str, customer_id: Optional[str], number:
                              ticket_body(sender_id, customer_id, number, score=score, comment=comment))
 
 
+def language_before_answer(tracker: Tracker) -> Optional[str]:
+    """The conversation's language before the customer's latest message: an answer to a ticket's
+    question ("iPhone 12", an e-mail address, a serial number) says nothing about the language the
+    customer reads, though the detector (common/language.py) takes any Latin word for English."""
+    answered = False
+    for event in reversed(tracker.events):
+        if not answered:
+            answered = event.get("event") == "user"
+        elif event.get("event") == "slot" and event.get("name") == "language":
+            return event.get("value")
+        elif event.get("event") == "restart":  # slots were reset there: nothing older counts
+            return None
+    return None
+
+
 class ActionTicketReply(Action):
-    """The customer's answer to the question their ticket asked."""
+    """The customer's answer to the question their ticket asked (the conversation keeps its language)."""
 
     def name(self) -> Text:
         return "action_ticket_reply"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        language = tracker.get_slot("language")
+        language = language_before_answer(tracker) or tracker.get_slot("language")
         number = tracker.get_slot(TICKET_REPLY_SLOT)
         said = ((tracker.latest_message or {}).get("text") or "").strip()
         done = [SlotSet(TICKET_REPLY_SLOT, None)]
+        if language != tracker.get_slot("language"):
+            done.append(SlotSet("language", language))
         if not number or not said:
             return done
         customer_id = tracker.get_slot("verified_customer")

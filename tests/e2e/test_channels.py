@@ -11,8 +11,10 @@ import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator, List
+from pathlib import Path
+from typing import Iterator, List, Optional
 
 import pytest
 import requests
@@ -71,13 +73,13 @@ class ChannelStack(Stack):
         return r.json()
 
 
-@pytest.fixture(scope="module")
-def channels(stack, model, tmp_path_factory) -> Iterator[ChannelStack]:
+@contextmanager
+def channel_stack(model, var_dir: Path, faq_source: Optional[Path] = None, **overrides) -> Iterator[ChannelStack]:
     """A stack with every channel configured: WeChat OA (safe mode) and WeCom against a fake WeChat
-    API, the app channel against a fake app back end, orders from a fake order API."""
-    var_dir = tmp_path_factory.mktemp("var-channels")
+    API, the app channel against a fake app back end, orders from a fake order API. `overrides`: more
+    Settings fields (e.g. tickets_file), passed to the services as their CS_* environment."""
     faq_dir = var_dir / "faq"
-    shutil.copytree(stack.settings.faq_dir, faq_dir)
+    shutil.copytree(faq_source or Settings().faq_dir, faq_dir)
     now = datetime.now(timezone.utc)
     orders_db = seed_database(var_dir / "order-api.sqlite3", now)
     with FakeWeChatApi(apps={OA_APP: OA_SECRET}, corps={CORP: (CORP_SECRET, [AGENT_ID])}) as wechat, \
@@ -90,7 +92,7 @@ def channels(stack, model, tmp_path_factory) -> Iterator[ChannelStack]:
             wechat_token=OA_TOKEN, wechat_app_id=OA_APP, wechat_app_secret=OA_SECRET, wechat_aes_key=OA_AES,
             wechat_api_base=wechat.url, wecom_token=CORP_TOKEN, wecom_corp_id=CORP, wecom_secret=CORP_SECRET,
             wecom_agent_id=str(AGENT_ID), wecom_aes_key=CORP_AES, wecom_api_base=wechat.url,
-            app_channel_secret=APP_SECRET, app_callback_url=app.callback_url)
+            app_channel_secret=APP_SECRET, app_callback_url=app.callback_url, **overrides)
         ensure_index(settings, quiet=True)
         supervisor = Supervisor(build_services(settings, model), settings.var_dir, settings.host)
         supervisor.start()
@@ -98,6 +100,13 @@ def channels(stack, model, tmp_path_factory) -> Iterator[ChannelStack]:
             yield ChannelStack(settings, supervisor, wechat, app, orders)
         finally:
             supervisor.stop()
+
+
+@pytest.fixture(scope="module")
+def channels(stack, model, tmp_path_factory) -> Iterator[ChannelStack]:
+    """The channel stack of this module (its FAQ corpus copied from the session stack's)."""
+    with channel_stack(model, tmp_path_factory.mktemp("var-channels"), stack.settings.faq_dir) as started:
+        yield started
 
 
 def openid() -> str:
