@@ -1,7 +1,7 @@
 """The supervisors' dashboard API: insight's report (insight/) over HTTP, as JSON or CSV.
 
   GET /api/insight/report?from=&to=&channel=&language=&queue=&tier=          -> Report.to_dict()
-  GET /api/insight/report.csv?...&kind=series|breakdowns                      -> CSV download
+  GET /api/insight/report.csv?...&kind=series|breakdowns|tickets              -> CSV download
 
 `from`/`to`: dates YYYY-MM-DD in the shop's time (CS_HANDOFF_UTC_OFFSET; `to` is included: the period
 ends at the midnight after it) or ISO datetimes (`to` excluded; without an offset, the shop's time).
@@ -42,12 +42,13 @@ from insight.sources import (
     load,
     read_handoffs,
     read_lookups,
+    read_tickets,
 )
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 7
 FILTERS = ("channel", "language", "queue", "tier")
-KINDS = ("series", "breakdowns")
+KINDS = ("series", "breakdowns", "tickets")
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,18 @@ def _load(paths: Paths, filters: Filters, queues: Mapping[str, routing.Queue]) -
     if Path(paths.tracker_db).exists():
         return load(paths, filters, queues=queues)
     since = filters.start - LOOKBACK_SECONDS
-    handoffs = []
+    handoffs, tickets = [], []
     if isinstance(paths.handoff, HandoffStore) or Path(paths.handoff).exists():
         handoffs = read_handoffs(paths.handoff, since, None, queues=queues)
+        tickets = read_tickets(paths.handoff, filters.start, filters.end)
     lookups = read_lookups(paths.kb_db, filters.start, filters.end) if Path(paths.kb_db).exists() else []
-    return Data((), tuple(handoffs), tuple(lookups))
+    return Data((), tuple(handoffs), tuple(lookups), tuple(tickets))
 
 
 def build_report(config: InsightConfig, filters: Filters, now: float) -> Report:
     data = _load(config.paths, filters, config.queues)
     return compute(data.sessions, data.handoffs, data.lookups, filters, now,
-                   utc_offset_minutes=config.utc_offset_minutes)
+                   utc_offset_minutes=config.utc_offset_minutes, tickets=data.tickets)
 
 
 async def _report(request: web.Request) -> Tuple[Report, Filters]:
@@ -163,7 +165,8 @@ async def report_csv(request: web.Request) -> web.Response:
     if kind not in KINDS:
         raise ValueError(f"'kind' must be one of {', '.join(KINDS)}")
     report, filters = await _report(request)
-    text = export.series_csv(report) if kind == "series" else export.breakdowns_csv(report)
+    writers = {"series": export.series_csv, "breakdowns": export.breakdowns_csv, "tickets": export.tickets_csv}
+    text = writers[kind](report)
     name = csv_filename(kind, filters, report.utc_offset_minutes)
     # A byte-order mark first: Excel, which many managers open these files with, otherwise reads UTF-8
     # as the machine's code page and shows the Chinese values as garbage; CSV readers skip it (utf-8-sig).

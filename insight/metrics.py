@@ -7,8 +7,21 @@ from bisect import bisect_right
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar
 
 from handoff import routing
-from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session
-from insight.report import CSAT_SCORES, DIMENSIONS, BreakdownRow, Durations, Report, SeriesPoint, Slice
+from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session, TicketRecord
+from insight.report import (
+    CSAT_SCORES,
+    DIMENSIONS,
+    TICKET_DIMENSIONS,
+    BreakdownRow,
+    Durations,
+    Report,
+    SeriesPoint,
+    Slice,
+    TicketPoint,
+    TicketRow,
+    TicketSlice,
+    TicketsSection,
+)
 
 __all__ = ["compute", "percentile", "durations", "Report"]
 
@@ -16,6 +29,9 @@ HOUR = 3600.0
 REPEAT_WINDOW = DAY
 UNKNOWN = "unknown"
 NONE_KEY = "(none)"  # queue / reason of a conversation the bot kept
+OPEN_TICKET = ("open", "in_progress", "waiting_customer")  # not resolved, not closed
+AGENT_ACTIONS = ("reply", "status")  # what an agent's first answer to a ticket can be
+TICKET_FILTERS = ("channel", "language", "tier")  # a ticket has no queue
 T = TypeVar("T")
 
 
@@ -226,6 +242,96 @@ def _series(filters: Filters, utc_offset_minutes: int, sessions, handoffs, conte
     return tuple(points)
 
 
+# --- tickets ----------------------------------------------------------------------------------------
+def ticket_resolution_at(ticket: TicketRecord) -> Optional[float]:
+    """When the ticket was resolved, if it is resolved now: its status is resolved, or it was closed from
+    resolved (rated, or closed by the owner, a supervisor or the wait). None while open, in progress or
+    waiting (also after a reopening) and for a ticket closed without a resolution."""
+    if ticket.status == "resolved":
+        return ticket.resolved_at
+    if ticket.status == "closed" and ticket.resolved_at is not None:
+        closings = [s for s in ticket.steps if s.kind == "status" and s.to_status == "closed"]
+        if not closings or closings[-1].from_status == "resolved":
+            return ticket.resolved_at
+    return None
+
+
+def ticket_overdue(ticket: TicketRecord, now: float) -> bool:
+    """Still open and past its due time now, or resolved (or closed without a resolution) after it."""
+    if ticket.status in OPEN_TICKET:
+        return now > ticket.due_at
+    finished = ticket_resolution_at(ticket)
+    if finished is None:
+        finished = ticket.closed_at
+    return finished is not None and finished > ticket.due_at
+
+
+def ticket_first_response(ticket: TicketRecord) -> Optional[float]:
+    """Seconds from the ticket's creation to the first thing an agent sent the customer about it: a reply,
+    or a status change with a message (public events with an agent; the creation notice, internal notes,
+    changes the customer was not told of and the service's own notices do not count)."""
+    times = [s.at for s in ticket.steps
+             if s.public and s.agent_id and s.kind in AGENT_ACTIONS and s.at >= ticket.created_at]
+    return min(times) - ticket.created_at if times else None
+
+
+def ticket_reopened(ticket: TicketRecord) -> bool:
+    return any(s.kind == "status" and s.from_status == "resolved" and s.to_status == "in_progress"
+               for s in ticket.steps)
+
+
+def _hours(values: Iterable[float]) -> Durations:
+    return durations(v / HOUR for v in values)
+
+
+def summarise_tickets(tickets: Sequence[TicketRecord], now: float) -> TicketSlice:
+    resolutions = [(t, ticket_resolution_at(t)) for t in tickets]
+    resolved = [(t, at) for t, at in resolutions if at is not None]
+    on_time = sum(1 for t, at in resolved if at <= t.due_at)
+    still_open = [t for t in tickets if t.status in OPEN_TICKET]
+    overdue = [t for t in tickets if ticket_overdue(t, now)]
+    firsts = [ticket_first_response(t) for t in tickets]
+    scores = [t.csat for t in tickets if t.csat is not None]
+    return TicketSlice(
+        opened=len(tickets), resolved=len(resolved),
+        closed_unresolved=sum(1 for t, at in resolutions if t.status == "closed" and at is None),
+        still_open=len(still_open), overdue=len(overdue),
+        overdue_open=sum(1 for t in overdue if t.status in OPEN_TICKET),
+        overdue_rate=ratio(len(overdue), len(tickets)),
+        resolved_on_time=on_time, on_time_rate=ratio(on_time, len(resolved)),
+        resolution_hours=_hours(at - t.created_at for t, at in resolved),
+        first_response_hours=_hours(f for f in firsts if f is not None),
+        reopened=sum(1 for t in tickets if ticket_reopened(t)),
+        csat_count=len(scores), csat_average=sum(scores) / len(scores) if scores else None)
+
+
+def ticket_key(ticket: TicketRecord, dimension: str) -> str:
+    return getattr(ticket, dimension) or UNKNOWN
+
+
+def _select_tickets(filters: Filters, tickets: Sequence[TicketRecord]) -> List[TicketRecord]:
+    """Tickets created in the range, of the channel, language and tier chosen (the queue filter does not
+    apply: a ticket belongs to a department, not a queue)."""
+    wanted = {dim: getattr(filters, dim) for dim in TICKET_FILTERS if getattr(filters, dim) is not None}
+    return [t for t in tickets if filters.covers(t.created_at)
+            and all(ticket_key(t, d) == v for d, v in wanted.items())]
+
+
+def _tickets_section(filters: Filters, utc_offset_minutes: int, tickets: Sequence[TicketRecord],
+                     now: float) -> TicketsSection:
+    breakdowns = {}
+    for dim in TICKET_DIMENSIONS:
+        rows = [TicketRow(str(key), summarise_tickets(group, now))
+                for key, group in _group(tickets, lambda t, d=dim: ticket_key(t, d)).items()]
+        rows.sort(key=lambda r: (-r.figures.opened, r.key))
+        breakdowns[dim] = tuple(rows)
+    edges = bucket_edges(filters, utc_offset_minutes)
+    step = HOUR if filters.hourly else DAY
+    opened = _group(tickets, lambda t: int((t.created_at - edges[0]) // step)) if edges else {}
+    series = tuple(TicketPoint(start, start + step, len(opened.get(i, []))) for i, start in enumerate(edges))
+    return TicketsSection(summarise_tickets(tickets, now), breakdowns, series)
+
+
 def _handoff_rate_by_reason(sessions: Sequence[Session]) -> Dict[str, float]:
     handed = [s for s in sessions if s.handed_off]
     counts = _group(handed, lambda s: session_key(s, "reason"))
@@ -233,10 +339,12 @@ def _handoff_rate_by_reason(sessions: Sequence[Session]) -> Dict[str, float]:
 
 
 def compute(sessions: Iterable[Session], handoffs: Iterable[HandoffRecord], lookups: Iterable[KbLookup],
-            filters: Filters, now: float, *, utc_offset_minutes: int = 480) -> Report:
+            filters: Filters, now: float, *, utc_offset_minutes: int = 480,
+            tickets: Iterable[TicketRecord] = ()) -> Report:
     """The report for `filters`. Give every session from a day before filters.start on (repeat contacts
     look back 24 h; insight.sources.load does): only those starting in the range are counted.
-    `now` judges handoffs not answered yet (SLA); `utc_offset_minutes` places the day buckets."""
+    `now` judges handoffs not answered yet (SLA) and tickets not resolved yet (overdue);
+    `utc_offset_minutes` places the day buckets; `tickets`: those created in the range (more are ignored)."""
     sessions = [s for s in sessions if s.turns]
     handoffs, lookups = list(handoffs), list(lookups)
     context = _Context(sessions, lookups, now)
@@ -246,9 +354,10 @@ def compute(sessions: Iterable[Session], handoffs: Iterable[HandoffRecord], look
         utc_offset_minutes=utc_offset_minutes, totals=summarise(*chosen, context),
         handoff_rate_by_reason=_handoff_rate_by_reason(chosen[0]),
         breakdowns={dim: _breakdown(dim, *chosen, context) for dim in DIMENSIONS},
-        series=_series(filters, utc_offset_minutes, chosen[0], chosen[1], context))
+        series=_series(filters, utc_offset_minutes, chosen[0], chosen[1], context),
+        tickets=_tickets_section(filters, utc_offset_minutes, _select_tickets(filters, list(tickets)), now))
 
 
-def by_key(rows: Sequence[BreakdownRow]) -> Mapping[str, Slice]:
-    """A breakdown's rows by their key (for lookups in code and tests)."""
+def by_key(rows: Sequence) -> Mapping[str, object]:
+    """A breakdown's rows (BreakdownRow or TicketRow) by their key (for lookups in code and tests)."""
     return {row.key: row.figures for row in rows}

@@ -68,6 +68,38 @@ class HandoffRecord:
 
 
 @dataclass(frozen=True)
+class TicketStep:
+    """One event of a ticket's history (ticket_events), what the ticket metrics need of it."""
+    kind: str  # created | status | assigned | category | note | reply | customer_message | csat | overdue
+    at: float
+    agent_id: Optional[str]  # None: the customer or the service itself (housekeeping)
+    from_status: Optional[str]
+    to_status: Optional[str]
+    public: bool  # sent to the customer
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """One ticket (tickets/model.py), from the handoff service's store, with its history oldest first."""
+    id: int
+    conversation_id: str  # the Rasa sender_id of the conversation it was made from
+    channel: str
+    language: str
+    tier: str  # see insight.sources.tier_of
+    category: str
+    department: str
+    status: str  # open | in_progress | waiting_customer | resolved | closed
+    created_at: float
+    due_at: float
+    resolved_at: Optional[float]  # the latest resolution (a reopened ticket keeps it until resolved again)
+    closed_at: Optional[float]
+    overdue_at: Optional[float]  # when it was first flagged overdue
+    csat: Optional[int]  # 1..5
+    customer_id: Optional[str]
+    steps: Tuple[TicketStep, ...] = ()
+
+
+@dataclass(frozen=True)
 class KbLookup:
     """One knowledge-base lookup (knowledge/querylog.py)."""
     at: float

@@ -1,6 +1,8 @@
 """What insight.metrics.compute returns: the figures of one slice of the data (`Slice`), for the whole
-report, per value of each breakdown dimension and per time bucket; `Report.to_dict()` is JSON-able.
-Every rate and percentile is None when there is nothing to compute it from (never 0 or NaN)."""
+report, per value of each breakdown dimension and per time bucket, and the tickets section
+(`TicketsSection`: `TicketSlice` overall, by department and by category, tickets opened per bucket);
+`Report.to_dict()` is JSON-able. Every rate and percentile is None when there is nothing to compute it
+from (never 0 or NaN)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -10,11 +12,13 @@ from insight.model import Filters
 
 CSAT_SCORES = (1, 2, 3, 4, 5)
 DIMENSIONS = ("channel", "language", "queue", "tier", "reason")
+TICKET_DIMENSIONS = ("department", "category")
 
 
 @dataclass(frozen=True)
 class Durations:
-    """Seconds: how many values, their median and 90th percentile (nearest rank)."""
+    """How many values, their median and 90th percentile (nearest rank). Seconds, but in the tickets
+    section (TicketSlice), whose durations are hours (fields named …_hours)."""
     count: int
     p50: Optional[float]
     p90: Optional[float]
@@ -94,6 +98,59 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True)
+class TicketSlice:
+    """The tickets created in the range (of one department, category or bucket), as they are now."""
+    opened: int
+    resolved: int  # resolved now (status resolved, or closed after its resolution)
+    closed_unresolved: int  # closed by a supervisor without a resolution (duplicate, withdrawn)
+    still_open: int  # open, in progress or waiting for the customer
+    overdue: int  # still open and past due now, or finished after the due time
+    overdue_open: int  # of which still open
+    overdue_rate: Optional[float]  # overdue / opened
+    resolved_on_time: int  # resolved by the due time
+    on_time_rate: Optional[float]  # resolved_on_time / resolved
+    resolution_hours: Durations  # created -> resolved, hours
+    first_response_hours: Durations  # created -> first reply or status change an agent sent the customer, hours
+    reopened: int  # tickets taken from resolved back to in progress at least once
+    csat_count: int
+    csat_average: Optional[float]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    key: str  # the department's or category's name
+    figures: TicketSlice
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"key": self.key, **self.figures.to_dict()}
+
+
+@dataclass(frozen=True)
+class TicketPoint:
+    start: float  # the report's buckets
+    end: float
+    opened: int
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TicketsSection:
+    totals: TicketSlice
+    breakdowns: Mapping[str, Tuple[TicketRow, ...]]  # department | category -> rows, most opened first
+    series: Tuple[TicketPoint, ...]  # tickets opened per bucket of the report's series
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"totals": self.totals.to_dict(),
+                "breakdowns": {dim: [row.to_dict() for row in rows] for dim, rows in self.breakdowns.items()},
+                "series": [point.to_dict() for point in self.series]}
+
+
+@dataclass(frozen=True)
 class Report:
     filters: Filters
     now: float  # when computed: open handoffs are judged against it (SLA)
@@ -103,6 +160,7 @@ class Report:
     handoff_rate_by_reason: Mapping[str, float]  # conversations handed over for that reason / conversations
     breakdowns: Mapping[str, Tuple[BreakdownRow, ...]]  # dimension -> rows, most conversations first
     series: Tuple[SeriesPoint, ...]
+    tickets: TicketsSection  # tickets created in the range (channel, language and tier filters only)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -111,4 +169,5 @@ class Report:
             "handoff_rate_by_reason": dict(self.handoff_rate_by_reason),
             "breakdowns": {dim: [row.to_dict() for row in rows] for dim, rows in self.breakdowns.items()},
             "series": [point.to_dict() for point in self.series],
+            "tickets": self.tickets.to_dict(),
         }

@@ -1,7 +1,7 @@
 """Readers of the three records the system keeps, into insight's dataclasses:
 
 - Rasa's SQL tracker store (table `events`) -> `Session`s (insight/sessions.py does the cutting);
-- the handoff service's store -> `HandoffRecord`s;
+- the handoff service's store -> `HandoffRecord`s, and its tickets with their history -> `TicketRecord`s;
 - the knowledge-base query log (table `kb_lookups`) -> `KbLookup`s.
 
 SQLite files are opened read-only (URI `mode=ro`), and every statement is short (the tracker is read
@@ -12,7 +12,9 @@ SourceError.
 The handoff store is read either through HandoffStore's public methods (any HandoffStore, so SQLite
 or PostgreSQL) or, given a SQLite file path, with one read-only query of its own
 (`_handoff_rows_sqlite`): the store has no read-only mode, no time-range query and reads CSAT one
-conversation at a time. The query log likewise (`_lookup_rows_sqlite`): QueryLog creates the file
+conversation at a time. Tickets the same two ways: TicketStore's public methods on any HandoffStore (one
+query for the tickets, one per ticket for its history), or two read-only queries of insight's own on a
+SQLite file (`_ticket_rows_sqlite`). The query log likewise (`_lookup_rows_sqlite`): QueryLog creates the file
 and has no time-range query.
 """
 from __future__ import annotations
@@ -28,7 +30,8 @@ from urllib.parse import quote
 from common.settings import Settings
 from handoff import routing
 from handoff.store import HandoffStore
-from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session
+from handoff.ticket_store import TicketStore
+from insight.model import DAY, Filters, HandoffRecord, KbLookup, Session, TicketRecord, TicketStep
 from insight.sessions import SLOTS_READ, Event, sessions_from_events, tier_of
 from insight.unanswered import NoAnswerLookup
 
@@ -216,6 +219,84 @@ def read_handoffs(source: HandoffSource, start: Optional[float] = None, end: Opt
     return [handoff_record(row, tiers, queues) for row in rows]
 
 
+# --- tickets (handoff store, migration 8) ---------------------------------------------------------------
+# (id, sender_id, channel, language, customer_id, tier, category, department, status, created_at, due_at,
+#  resolved_at, closed_at, overdue_at, csat_score)
+TicketRow = Tuple
+# (kind, at, agent_id, from_status, to_status, public)
+StepRow = Tuple
+# Every ticket, for TicketStore.listing (which has a limit, no time range)
+_ALL = 10 ** 12
+
+
+def _ticket_rows_sqlite(path: PathLike, start: Optional[float], end: Optional[float]
+                        ) -> Tuple[List[TicketRow], Dict[int, List[StepRow]]]:
+    """The tickets created in [start, end) and their events (in id order), read straight from the handoff
+    store's SQLite file (read-only, two queries; TicketStore has no time range and reads a ticket's
+    history one ticket at a time)."""
+    where, args = _range_sql("t.created_at", start, end)
+    db = connect_readonly(path)
+    try:
+        tickets = _query(db, (
+            "SELECT t.id, t.sender_id, t.channel, t.language, t.customer_id, t.tier, t.category, t.department, "
+            "t.status, t.created_at, t.due_at, t.resolved_at, t.closed_at, t.overdue_at, t.csat_score "
+            f"FROM tickets t WHERE {where} ORDER BY t.created_at, t.id"), args)
+        events = _query(db, (
+            "SELECT e.ticket_id, e.kind, e.at, e.agent_id, e.from_status, e.to_status, e.public "
+            f"FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE {where} ORDER BY e.ticket_id, e.id"),
+            args)
+    finally:
+        db.close()
+    steps: Dict[int, List[StepRow]] = {}
+    for ticket_id, *step in events:
+        steps.setdefault(ticket_id, []).append(tuple(step))
+    return tickets, steps
+
+
+def _ticket_rows_store(store: HandoffStore, start: Optional[float], end: Optional[float]
+                       ) -> Tuple[List[TicketRow], Dict[int, List[StepRow]]]:
+    """The same through TicketStore's public methods (SQLite or PostgreSQL)."""
+    tickets = TicketStore(store)
+    rows: List[TicketRow] = []
+    steps: Dict[int, List[StepRow]] = {}
+    for t in sorted(tickets.listing(limit=_ALL), key=lambda t: (t.created_at, t.id)):
+        if (start is not None and t.created_at < start) or (end is not None and t.created_at >= end):
+            continue
+        rows.append((t.id, t.sender_id, t.channel, t.language, t.customer_id, t.tier, t.category, t.department,
+                     t.status, t.created_at, t.due_at, t.resolved_at, t.closed_at, t.overdue_at, t.csat_score))
+        steps[t.id] = [(e.kind, e.at, e.agent_id, e.from_status, e.to_status, e.public) for e in tickets.events(t.id)]
+    return rows, steps
+
+
+def _optional(value) -> Optional[float]:
+    return float(value) if value is not None else None
+
+
+def ticket_record(row: TicketRow, steps: Sequence[StepRow] = (),
+                  tiers: Optional[Mapping[str, str]] = None) -> TicketRecord:
+    (id_, sender_id, channel, language, customer_id, tier, category, department, status, created_at, due_at,
+     resolved_at, closed_at, overdue_at, score) = row
+    return TicketRecord(
+        id=int(id_), conversation_id=sender_id, channel=channel or "unknown", language=language or "unknown",
+        tier=tier_of(customer_id, tiers, tier), category=category, department=department, status=status,
+        created_at=float(created_at), due_at=float(due_at), resolved_at=_optional(resolved_at),
+        closed_at=_optional(closed_at), overdue_at=_optional(overdue_at),
+        csat=int(score) if score is not None else None, customer_id=customer_id,
+        steps=tuple(TicketStep(kind, float(at), agent_id, from_status, to_status, bool(public))
+                    for kind, at, agent_id, from_status, to_status, public in steps))
+
+
+def read_tickets(source: HandoffSource, start: Optional[float] = None, end: Optional[float] = None, *,
+                 tiers: Optional[Mapping[str, str]] = None) -> List[TicketRecord]:
+    """Tickets created in [start, end) with their history, oldest first. `source`: the SQLite file of the
+    handoff store (read-only) or a HandoffStore (e.g. PostgresHandoffStore)."""
+    if isinstance(source, HandoffStore):
+        rows, steps = _ticket_rows_store(source, start, end)
+    else:
+        rows, steps = _ticket_rows_sqlite(source, start, end)
+    return [ticket_record(row, steps.get(row[0], ()), tiers) for row in rows]
+
+
 # --- knowledge-base query log -------------------------------------------------------------------
 def _lookup_rows_sqlite(path: PathLike, start: Optional[float], end: Optional[float]) -> list:
     """kb_lookups rows in [start, end), read-only (QueryLog opens read-write and has no time range)."""
@@ -283,19 +364,22 @@ class Data:
     sessions: Tuple[Session, ...]
     handoffs: Tuple[HandoffRecord, ...]
     lookups: Tuple[KbLookup, ...]
+    tickets: Tuple[TicketRecord, ...] = ()
 
 
 def load(paths: Paths, filters: Filters, *, tiers: Optional[Mapping[str, str]] = None,
          queues: Mapping[str, routing.Queue] = routing.DEFAULT_QUEUES) -> Data:
     """What insight.metrics.compute needs for `filters`: conversations from a day before the start (for
     repeat contacts), handoff records from then on (a conversation may hand over after the range's
-    end), lookups in the range. Filters other than the range are applied by compute. The handoff
-    store's and the query log's SQLite files are created by their services on first use: missing, they
-    mean none (a missing tracker store is an error)."""
+    end), lookups and tickets created in the range. Filters other than the range are applied by compute.
+    The handoff store's and the query log's SQLite files are created by their services on first use:
+    missing, they mean none (a missing tracker store is an error)."""
     since = filters.start - LOOKBACK_SECONDS
     handoffs: List[HandoffRecord] = []
+    tickets: List[TicketRecord] = []
     if isinstance(paths.handoff, HandoffStore) or Path(paths.handoff).exists():
         handoffs = read_handoffs(paths.handoff, since, None, tiers=tiers, queues=queues)
+        tickets = read_tickets(paths.handoff, filters.start, filters.end, tiers=tiers)
     sessions = read_sessions(paths.tracker_db, since, filters.end, tiers=tiers, handoffs=handoffs)
     lookups = read_lookups(paths.kb_db, filters.start, filters.end) if Path(paths.kb_db).exists() else []
-    return Data(tuple(sessions), tuple(handoffs), tuple(lookups))
+    return Data(tuple(sessions), tuple(handoffs), tuple(lookups), tuple(tickets))

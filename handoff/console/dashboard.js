@@ -1,5 +1,6 @@
 /* The supervisors' dashboard: the insight report (/api/insight/report) as KPI cards, a time series,
- * breakdowns and the CSAT distribution, with filters and CSV export (/api/insight/report.csv).
+ * breakdowns and the CSAT distribution, the tickets section (工单: KPI cards, tables by department and
+ * category), with filters and CSV export (/api/insight/report.csv).
  *
  * Plain browser JavaScript, no build step, nothing fetched from elsewhere; charts are inline SVG made
  * here. Every value is put into the page with textContent (el()/svg() below), never as HTML. Empty
@@ -25,6 +26,26 @@
     all: ["全部", "All"],
     export_series: ["导出 CSV（趋势）", "Export CSV (series)"],
     export_breakdowns: ["导出 CSV（分项）", "Export CSV (breakdowns)"],
+    export_tickets: ["导出 CSV（工单）", "Export CSV (tickets)"],
+    tickets_title: ["工单", "Tickets"],
+    tickets_scope: ["本时段创建的工单，现在的状态；渠道、语言、客户等级筛选适用，队列筛选不适用。",
+      "Tickets created in the period, as they are now; the channel, language and tier filters apply, the queue filter does not."],
+    by_department: ["按部门", "By department"],
+    by_category: ["按类别", "By category"],
+    col_department: ["部门", "Department"],
+    col_category: ["类别", "Category"],
+    col_opened: ["新建", "Opened"],
+    col_resolved: ["已解决", "Resolved"],
+    col_open: ["未结", "Open"],
+    col_overdue: ["超期", "Overdue"],
+    col_on_time: ["按时解决", "On time"],
+    col_resolution_h: ["解决时长 p50", "Resolution p50"],
+    col_first_reply: ["首次回复 p50", "1st reply p50"],
+    col_reopened: ["重开", "Reopened"],
+    sub_ticket_states: ["已解决 {resolved} · 未结 {open} · 未解决关闭 {closed}", "resolved {resolved} · open {open} · closed unresolved {closed}"],
+    sub_on_time: ["{n} / {of} 个已解决工单按时", "{n} of {of} resolved on time"],
+    sub_overdue: ["占 {rate} · 其中未结 {open}", "{rate} of tickets · {open} still open"],
+    sub_hours: ["p90 {p90} · {n} 个", "p90 {p90} · {n} values"],
     loading: ["加载中…", "Loading…"],
     series_title: ["趋势", "Over time"],
     csat_distribution: ["满意度分布（1–5 分）", "CSAT distribution (1–5)"],
@@ -81,6 +102,16 @@
     csat: ["满意度（平均）", "CSAT (average)"],
     repeat_contact_rate: ["24 小时内重复咨询率", "Repeat contacts (24 h)"],
   };
+  // The tickets section's cards (report.tickets.totals).
+  const TICKET_KPI_LABELS = {
+    tickets_opened: ["新建工单", "Tickets opened"],
+    tickets_on_time: ["按时解决率", "Resolved on time"],
+    tickets_overdue: ["超期工单", "Overdue tickets"],
+    tickets_resolution: ["解决时长（中位数）", "Resolution (median)"],
+    tickets_first_response: ["首次回复（中位数）", "First reply (median)"],
+    tickets_csat: ["工单满意度", "Ticket CSAT"],
+    tickets_reopened: ["重开工单", "Reopened tickets"],
+  };
   const HELP = {
     conversations: [
       "一个客户的一次 Rasa 会话（闲置 60 分钟后结束），其中客户至少发过一条消息；按开始时间计入时段。坐席消息等服务注入的事件不算客户消息。",
@@ -110,14 +141,30 @@
     repeat_contact_rate: [
       "客户（已验证客户，否则同一会话 ID）在本次会话开始前 24 小时内另有会话开始的会话 / 会话数。",
       "Conversations whose customer (the verified customer, else the same conversation id) had another conversation that started within the 24 hours before / conversations."],
+    tickets_opened: [
+      "本时段创建的工单（工单属于其创建的时段），现在的状态。已解决：状态为已解决，或解决后关闭（评分、负责人、主管或到期自动关闭）；重开的工单要再次解决才算。未解决关闭：主管未解决即关闭（重复、撤回）。未结：待处理、处理中、等待客户。三者相加为新建数。",
+      "Tickets created in the period (a ticket belongs to the period in which it was created), as they are now. Resolved: status resolved, or closed after its resolution (rated, or closed by the owner, a supervisor or the wait); a reopened ticket counts once resolved again. Closed unresolved: closed by a supervisor without a resolution (duplicate, withdrawn). Open: open, in progress or waiting for the customer. The three add up to the tickets opened."],
+    tickets_on_time: ["按截止时间前解决的工单 / 已解决工单（重开的工单以最后一次解决为准）。", "Tickets resolved by their due time / tickets resolved (a reopened ticket: its latest resolution)."],
+    tickets_overdue: [
+      "超期：尚未解决且现在已过截止时间，或在截止时间之后才解决（未解决关闭的：在截止时间后关闭）。超期率 = 超期工单 / 新建工单。截止时间按类别的工作时间计算（data/handoff/tickets.yml）。",
+      "Overdue: still open and past its due time now, or resolved after its due time (closed unresolved: closed after it). Overdue rate = overdue tickets / tickets opened. Due times follow the category's working hours or days (data/handoff/tickets.yml)."],
+    tickets_resolution: ["已解决工单从创建到解决的时长（小时）：中位数与 p90。", "From the ticket's creation to its resolution, in hours, for the resolved ones: median and p90."],
+    tickets_first_response: [
+      "从创建到坐席第一次让客户看到的处理（回复，或附带消息的状态变更）。创建通知、内部备注、未通知客户的变更、客户自己的回复与系统自动通知不计。",
+      "From the ticket's creation to the first thing an agent sent the customer about it: a reply, or a status change with a message. The creation notice, internal notes, changes the customer was not told of, the customer's own answers and automatic notices do not count."],
+    tickets_csat: ["客户对已解决工单的评分（1–5）：平均与数量。", "The customers' ratings (1-5) of resolved tickets: average and count."],
+    tickets_reopened: ["从已解决退回处理中至少一次的工单。", "Tickets taken from resolved back to in progress at least once."],
     percentiles: ["p50、p90：最近秩法，将 n 个值排序后取第 ceil(p/100 × n) 个，总是实际出现过的值。", "p50, p90: nearest rank — sort the n values and take the ceil(p/100 × n)-th; always an observed value."],
     no_data: ["无数据可算的比率或分位数显示为 “—”，不是 0。", "A rate or percentile with nothing to compute it from shows as \"—\", never 0."],
     filters: [
       "时段为 [开始, 结束)。渠道、语言、等级筛选会话、人工会话与知识库查询；队列筛选人工会话及转到该队列的会话；“（无）”为机器人独立处理的会话。两天及以内按小时，否则按天（当地午夜起）。",
       "Period: [start, end). Channel, language and tier select conversations, handoffs and lookups; queue selects handoffs and the conversations handed to that queue; \"(none)\" is the bot-only conversations. Two days or less: by hour, else by day (from local midnight)."],
+    ticket_filters: ["工单按渠道、语言、客户等级筛选（其会话的）；队列筛选不适用于工单（工单属于部门，不属于队列）。",
+      "Tickets are selected by channel, language and tier (their conversation's); the queue filter does not apply to tickets (a ticket has a department, not a queue)."],
   };
   const HELP_LABELS = {
     percentiles: ["分位数", "Percentiles"], no_data: ["无数据", "No data"], filters: ["筛选与分项", "Filters and breakdowns"],
+    ticket_filters: ["工单的筛选", "Filters for tickets"],
   };
   const DIM_LABELS = { channel: "channel", queue: "queue", reason: "reason", tier: "tier", language: "language" };
   const VALUE_LABELS = {
@@ -133,6 +180,14 @@
     },
     language: { zh: ["中文", "Chinese"], en: ["英文", "English"] },
     tier: { vip: ["VIP", "VIP"], normal: ["普通", "normal"], guest: ["访客", "guest"] },
+    department: {
+      technical: ["技术支持", "Technical support"], complaints: ["投诉处理", "Complaints"], logistics: ["物流", "Logistics"],
+      after_sales: ["售后", "After-sales"], general: ["综合", "General"],
+    },
+    category: {
+      technical: ["技术问题", "Technical problem"], complaint: ["投诉", "Complaint"], logistics: ["物流问题", "Delivery problem"],
+      after_sales: ["售后申请", "After-sales request"], billing: ["支付与发票", "Payment and invoice"], other: ["其他", "Other"],
+    },
     channel: {
       socketio: ["网页", "Web"], wechat: ["微信公众号", "WeChat"], wecom: ["企业微信", "WeCom"], app: ["App", "App"],
       rest: ["REST", "REST"],
@@ -171,6 +226,12 @@
   const fmtCount = (v) => (isNum(v) ? String(v) : DASH);
   const fmtRate = (v) => (isNum(v) ? `${(v * 100).toFixed(1)}%` : DASH);
   const fmtScore = (v) => (isNum(v) ? v.toFixed(2) : DASH);
+  /** Hours (the tickets section's durations): under an hour in minutes. */
+  function fmtHours(v) {
+    if (!isNum(v)) return DASH;
+    if (v < 1) return `${Math.round(v * 60)} ${t("unit_min")}`;
+    return `${v.toFixed(1)} ${t("unit_h")}`;
+  }
 
   function fmtSeconds(v) {
     if (!isNum(v)) return DASH;
@@ -300,6 +361,7 @@
     renderCsat(r.totals.csat_distribution);
     renderReasons(r.handoff_rate_by_reason);
     renderBreakdowns(r.breakdowns);
+    renderTickets(r.tickets);
     renderHelp();
   }
 
@@ -319,6 +381,7 @@
     }
     $("#export-series").href = `/api/insight/report.csv?${query(p, { kind: "series" })}`;
     $("#export-breakdowns").href = `/api/insight/report.csv?${query(p, { kind: "breakdowns" })}`;
+    $("#export-tickets").href = `/api/insight/report.csv?${query(p, { kind: "tickets" })}`;
   }
 
   function renderPeriod(r) {
@@ -351,12 +414,15 @@
     ];
   }
 
-  function renderKpis(s) {
-    $("#kpis").replaceChildren(...kpiCards(s).map(([key, value, sub]) => el("div",
-      { class: `kpi${value === DASH ? " kpi-empty" : ""}`, data: { kpi: key }, title: pick(HELP[key], "") },
-      el("div", { class: "kpi-label", text: pick(KPI_LABELS[key], key) }),
+  function kpiCard([key, value, sub], labels) {
+    return el("div", { class: `kpi${value === DASH ? " kpi-empty" : ""}`, data: { kpi: key }, title: pick(HELP[key], "") },
+      el("div", { class: "kpi-label", text: pick(labels[key], key) }),
       el("div", { class: "kpi-value", text: value }),
-      sub ? el("div", { class: "kpi-sub", text: sub }) : null)));
+      sub ? el("div", { class: "kpi-sub", text: sub }) : null);
+  }
+
+  function renderKpis(s) {
+    $("#kpis").replaceChildren(...kpiCards(s).map((card) => kpiCard(card, KPI_LABELS)));
   }
 
   /** Round up to a "nice" number (1, 2, 5 × 10^n), at least 1: counts are whole. */
@@ -494,10 +560,56 @@
     $("#breakdowns").replaceChildren(...panels);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Tickets (工单): report.tickets = {totals, breakdowns: {department, category}, series}
+  // ---------------------------------------------------------------------------------------------
+  function ticketCards(s) {
+    const h = s.resolution_hours || {}, f = s.first_response_hours || {};
+    return [
+      ["tickets_opened", fmtCount(s.opened),
+        t("sub_ticket_states", { resolved: s.resolved, open: s.still_open, closed: s.closed_unresolved })],
+      ["tickets_on_time", fmtRate(s.on_time_rate), t("sub_on_time", { n: s.resolved_on_time, of: s.resolved })],
+      ["tickets_overdue", fmtCount(s.overdue), t("sub_overdue", { rate: fmtRate(s.overdue_rate), open: s.overdue_open })],
+      ["tickets_resolution", fmtHours(h.p50), t("sub_hours", { p90: fmtHours(h.p90), n: h.count || 0 })],
+      ["tickets_first_response", fmtHours(f.p50), t("sub_hours", { p90: fmtHours(f.p90), n: f.count || 0 })],
+      ["tickets_csat", fmtScore(s.csat_average), t("sub_csat", { n: s.csat_count })],
+      ["tickets_reopened", fmtCount(s.reopened), null],
+    ];
+  }
+
+  function ticketTable(dim, rows) {
+    const head = [dim === "department" ? "col_department" : "col_category", "col_opened", "col_resolved", "col_open",
+      "col_overdue", "col_on_time", "col_resolution_h", "col_first_reply", "col_reopened", "col_csat"];
+    const body = rows.length ? rows.map((row) => el("tr", { data: { key: row.key } },
+      el("td", { class: "t-key", title: row.key, text: valueLabel(dim, row.key) }),
+      el("td", { class: "num t-opened", text: fmtCount(row.opened) }),
+      el("td", { class: "num t-resolved", text: fmtCount(row.resolved) }),
+      el("td", { class: "num t-open", text: fmtCount(row.still_open) }),
+      el("td", { class: `num t-overdue${row.overdue ? " late" : ""}`, text: fmtCount(row.overdue) }),
+      el("td", { class: "num t-on-time", text: fmtRate(row.on_time_rate) }),
+      el("td", { class: "num t-resolution", text: fmtHours(row.resolution_hours && row.resolution_hours.p50) }),
+      el("td", { class: "num t-first-reply", text: fmtHours(row.first_response_hours && row.first_response_hours.p50) }),
+      el("td", { class: "num t-reopened", text: fmtCount(row.reopened) }),
+      el("td", { class: "num t-csat", text: fmtScore(row.csat_average) })))
+      : [el("tr", null, el("td", { class: "muted", colSpan: head.length, text: t("no_rows") }))];
+    return [el("h3", { text: t(dim === "department" ? "by_department" : "by_category") }),
+      el("table", { class: "breakdown ticket-breakdown", data: { dim } },
+        el("thead", null, el("tr", null, ...head.map((k, i) => el("th", { class: i ? "num" : null, text: t(k) })))),
+        el("tbody", null, ...body))];
+  }
+
+  function renderTickets(section) {
+    if (!section) return;
+    $("#ticket-kpis").replaceChildren(...ticketCards(section.totals).map((card) => kpiCard(card, TICKET_KPI_LABELS)));
+    $("#ticket-departments").replaceChildren(...ticketTable("department", section.breakdowns.department || []));
+    $("#ticket-categories").replaceChildren(...ticketTable("category", section.breakdowns.category || []));
+  }
+
   function renderHelp() {
-    const items = [...Object.keys(KPI_LABELS), "percentiles", "no_data", "filters"];
+    const items = [...Object.keys(KPI_LABELS), ...Object.keys(TICKET_KPI_LABELS), "percentiles", "no_data", "filters",
+      "ticket_filters"];
     $("#help-list").replaceChildren(...items.flatMap((key) => [
-      el("dt", { text: pick(KPI_LABELS[key] || HELP_LABELS[key], key) }),
+      el("dt", { text: pick(KPI_LABELS[key] || TICKET_KPI_LABELS[key] || HELP_LABELS[key], key) }),
       el("dd", { text: pick(HELP[key], "") }),
     ]));
   }

@@ -5,7 +5,8 @@ The service's var dir (CS_VAR_DIR) is where the fixture (tests/unit/test_insight
 build_world) wrote Rasa's tracker store, the handoff store and the knowledge-base query log, under the
 names the product uses: the service finds them as in production. Figures are the fixture's known
 values (2024-05-01..03, UTC+08:00); the service judges SLAs at the real "now", so H4 (never answered)
-counts as missed: SLA compliance 3 / 6.
+counts as missed: SLA compliance 3 / 6; and tickets too, so T3 (in progress, due 2024-05-05) is overdue:
+3 overdue tickets (tests/unit/test_insight_tickets.py works the tickets' figures out).
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ def _kpi(driver, key: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f'.kpi[data-kpi="{key}"] .kpi-value').text
 
 
+def _sub(driver, key: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f'.kpi[data-kpi="{key}"] .kpi-sub').text
+
+
 def _count(driver, css: str) -> int:
     return len(driver.find_elements(By.CSS_SELECTOR, css))
 
@@ -75,6 +80,9 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     _wait_kpi(browser, "conversations", "0")
     assert _kpi(browser, "containment_rate") == "—" and _kpi(browser, "csat") == "—"  # no data: never 0
     assert _kpi(browser, "first_response") == "—"
+    assert _kpi(browser, "tickets_opened") == "0" and _kpi(browser, "tickets_on_time") == "—"
+    assert _kpi(browser, "tickets_resolution") == "—" and _kpi(browser, "tickets_csat") == "—"
+    assert _texts(browser, 'table.ticket-breakdown[data-dim="department"] td') == ["无数据"]
 
     # The fixture's three days.
     browser.execute_script(
@@ -111,6 +119,28 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     # the filter choices are the values the report has
     channels = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "f-channel")).options]
     assert channels == ["", "app", "socketio", "wechat"]
+    # 工单 / Tickets: T1 T2 T3 T5 T6 T4
+    assert browser.find_element(By.ID, "tickets-title").get_attribute("textContent") == "工单"
+    assert _kpi(browser, "tickets_opened") == "6"
+    assert _sub(browser, "tickets_opened") == "已解决 3 · 未结 2 · 未解决关闭 1"
+    assert _kpi(browser, "tickets_on_time") == "66.7%"  # T1 T5 of T1 T2 T5
+    assert _kpi(browser, "tickets_overdue") == "3"  # T2 resolved late; T3 T4 past due now
+    assert _sub(browser, "tickets_overdue") == "占 50.0% · 其中未结 2"
+    assert _kpi(browser, "tickets_resolution") == "6.0 小时"  # 3 6 26 h
+    assert _sub(browser, "tickets_resolution") == "p90 26.0 小时 · 3 个"
+    assert _kpi(browser, "tickets_first_response") == "1.5 小时"  # 0.5 1 1.5 2 5 h
+    assert _kpi(browser, "tickets_csat") == "2.50" and _kpi(browser, "tickets_reopened") == "2"
+    overdue_help = browser.find_element(By.CSS_SELECTOR, '.kpi[data-kpi="tickets_overdue"]').get_attribute("title")
+    assert "截止时间" in overdue_help  # the definition as help
+    departments = 'table.ticket-breakdown[data-dim="department"]'
+    assert _texts(browser, f"{departments} td.t-key") == ["投诉处理", "综合", "售后", "物流"]
+    assert _texts(browser, f"{departments} td.t-opened") == ["2", "2", "1", "1"]
+    assert _texts(browser, f"{departments} td.t-overdue") == ["1", "0", "1", "1"]
+    assert _texts(browser, f"{departments} td.t-on-time") == ["100.0%", "100.0%", "—", "0.0%"]
+    assert _texts(browser, f"{departments} td.t-resolution") == ["3.0 小时", "6.0 小时", "—", "26.0 小时"]
+    assert _texts(browser, f"{departments} td.t-first-reply") == ["30 分钟", "1.0 小时", "5.0 小时", "2.0 小时"]
+    assert _texts(browser, f"{departments} td.t-csat") == ["4.00", "—", "—", "1.00"]
+    assert _count(browser, 'table.ticket-breakdown[data-dim="category"] tbody tr') == 5
 
     shot = tmp_path / "dashboard.png"  # the whole page
     browser.set_window_size(1280, browser.execute_script("return document.documentElement.scrollHeight") + 140)
@@ -129,6 +159,8 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     assert _count(browser, "#series-chart circle.pt") == 2  # day 3 had no wechat conversation: no rate, no point
     assert _count(browser, '#breakdowns svg[data-dim="channel"] rect.bar') == 1
     assert "channel=wechat" in browser.current_url  # the view can be bookmarked
+    assert _kpi(browser, "tickets_opened") == "2"  # T1 T2
+    assert (_kpi(browser, "tickets_on_time"), _kpi(browser, "tickets_overdue")) == ("50.0%", "1")
     # the other channels stay to choose from
     assert len(Select(browser.find_element(By.ID, "f-channel")).options) == 4
 
@@ -137,6 +169,7 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     _wait_kpi(browser, "conversations", "2")
     assert _kpi(browser, "queue_wait") == "30 秒 / 70 秒"
     assert _kpi(browser, "faq_answer_rate") == "—"  # no lookups in those conversations
+    assert _kpi(browser, "tickets_opened") == "2"  # the queue does not select tickets
     Select(browser.find_element(By.ID, "f-queue")).select_by_value("")
     _wait_kpi(browser, "conversations", "3")
 
@@ -157,6 +190,10 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     total = next(csv.DictReader(io.StringIO((downloads / name).read_text(encoding="utf-8-sig"))))
     assert (total["dimension"], total["conversations"], total["csat_average"], total["first_response_p50_seconds"]) \
         == ("total", "3", "3.0", "100.0")
+    href = browser.find_element(By.ID, "export-tickets").get_attribute("href")
+    assert "channel=wechat" in href and "kind=tickets" in href
+    tickets = list(csv.DictReader(io.StringIO(sam.get(href, timeout=30).content.decode("utf-8-sig"))))
+    assert (tickets[0]["key"], tickets[0]["opened"], tickets[0]["csat_average"]) == ("all", "2", "2.5")
 
     # A bad period: the service's message, the figures stay.
     browser.execute_script(
@@ -170,6 +207,10 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     browser.find_element(By.ID, "lang").click()
     assert browser.find_element(By.CSS_SELECTOR, '.kpi[data-kpi="conversations"] .kpi-label').text == "Conversations"
     assert _kpi(browser, "first_response") == "100 s / 120 s"
+    assert browser.find_element(By.ID, "tickets-title").get_attribute("textContent") == "Tickets"  # shown upper-case
+    assert browser.find_element(By.CSS_SELECTOR, '.kpi[data-kpi="tickets_opened"] .kpi-label').text == "Tickets opened"
+    assert _kpi(browser, "tickets_resolution") == "3.0 h"  # wechat: T1 3 h, T2 26 h
+    assert _texts(browser, 'table.ticket-breakdown[data-dim="department"] td.t-key') == ["Complaints", "Logistics"]
     browser.find_element(By.ID, "lang").click()
 
     assert _js_errors(browser, "status of 400") == []

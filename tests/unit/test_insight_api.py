@@ -4,7 +4,8 @@ The service's var dir is the insight fixture's world (tests/unit/test_insight_me
 Rasa's tracker store, the handoff store and the knowledge-base query log, with the file names the
 product uses), so the service finds the records where it finds them in production
 (insight.sources.Paths.from_settings). Its "now" is the real clock: H4 (no agent reply, 58 s into a
-60 s target at the fixture's "now") is long past its target, so it counts as missed here, not pending.
+60 s target at the fixture's "now") is long past its target, so it counts as missed here, not pending;
+likewise ticket T3 (in progress, due 2024-05-05) is overdue here: 3 overdue tickets, not 2.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def test_readable_400s(service, sue, params, message):
 
 
 def test_unknown_kind_of_csv(service, sue):
-    assert "'kind' must be one of series, breakdowns" in error(
+    assert "'kind' must be one of series, breakdowns, tickets" in error(
         get(sue, service, "/api/insight/report.csv", **PERIOD, kind="pie"), 400)
 
 
@@ -124,6 +125,44 @@ def test_the_fixtures_figures(service, sue):
     assert t["repeat_contact_rate"] == pytest.approx(2 / 9)
     assert [row["key"] for row in report["breakdowns"]["channel"]] == ["wechat", "app", "socketio"]
     assert [p["conversations"] for p in report["series"]] == [3, 4, 2]
+
+
+def test_the_tickets_section(service, sue):
+    """The fixture's tickets (tests/unit/test_insight_tickets.py works them out), judged at the real now."""
+    import schemathesis
+
+    from handoff.app import OPENAPI
+
+    resp = get(sue, service, "/api/insight/report", **PERIOD)
+    # the answer conforms to handoff/openapi.yaml (raises, naming what does not)
+    schemathesis.openapi.from_path(str(OPENAPI))["/api/insight/report"]["GET"].validate_response(resp)
+    tickets = resp.json()["tickets"]
+    t = tickets["totals"]
+    assert (t["opened"], t["resolved"], t["closed_unresolved"], t["still_open"]) == (6, 3, 1, 2)
+    assert (t["overdue"], t["overdue_open"], t["overdue_rate"]) == (3, 2, 0.5)  # T2 late; T3 and T4 past due now
+    assert (t["resolved_on_time"], t["on_time_rate"]) == (2, pytest.approx(2 / 3))
+    assert t["resolution_hours"] == {"count": 3, "p50": 6.0, "p90": 26.0}
+    assert t["first_response_hours"] == {"count": 5, "p50": 1.5, "p90": 5.0}
+    assert (t["reopened"], t["csat_count"], t["csat_average"]) == (2, 2, 2.5)
+    assert [(r["key"], r["opened"], r["overdue"]) for r in tickets["breakdowns"]["department"]] == [
+        ("complaints", 2, 1), ("general", 2, 0), ("after_sales", 1, 1), ("logistics", 1, 1)]
+    assert [r["key"] for r in tickets["breakdowns"]["category"]] == ["complaint", "after_sales", "billing",
+                                                                    "logistics", "other"]
+    assert [p["opened"] for p in tickets["series"]] == [2, 3, 1]
+    # channel, language and tier select tickets; the queue does not
+    wechat = get(sue, service, "/api/insight/report", **PERIOD, channel="wechat").json()["tickets"]["totals"]
+    assert (wechat["opened"], wechat["csat_average"]) == (2, 2.5)  # T1 T2
+    guest_en = get(sue, service, "/api/insight/report", **PERIOD, tier="guest", language="en").json()
+    assert guest_en["tickets"]["totals"]["opened"] == 2  # T2 T5
+    queue = get(sue, service, "/api/insight/report", **PERIOD, queue="complaints").json()
+    assert queue["tickets"]["totals"] == t and queue["totals"]["handoffs"] == 2
+
+    resp = get(sue, service, "/api/insight/report.csv", **PERIOD, kind="tickets")
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="insight-tickets_2024-05-01_2024-05-03.csv"'
+    rows = list(csv.DictReader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    assert (rows[0]["dimension"], rows[0]["opened"], rows[0]["overdue"], rows[0]["on_time_rate"],
+            rows[0]["resolution_p50_hours"]) == ("total", "6", "3", "0.6667", "6.0")
+    assert [(r["dimension"], r["key"]) for r in rows[1:3]] == [("department", "complaints"), ("department", "general")]
 
 
 def test_filters(service, sue):
@@ -170,7 +209,7 @@ def test_csv_downloads(service, sue):
     rows = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["bucket_start", "bucket_end", "conversations"]
     assert rows[1] == ["2024-05-01T00:00:00+08:00", "2024-05-02T00:00:00+08:00", "3", "1", "0.3333", "2", "7",
-                       "0.1429", "100.0", "2", "3.0"]
+                       "0.1429", "100.0", "2", "3.0", "2"]
     assert len(rows) == 4
 
     resp = get(sue, service, "/api/insight/report.csv", **PERIOD, kind="breakdowns", channel="wechat")
@@ -196,4 +235,6 @@ def test_a_fresh_install_gives_an_empty_report(tmp_path):
     t = resp.json()["totals"]
     assert (t["conversations"], t["handoffs"], t["kb_lookups"]) == (0, 0, 0)
     assert (t["containment_rate"], t["csat_average"], t["first_response"]["p50"]) == (None, None, None)
+    tickets = resp.json()["tickets"]["totals"]
+    assert (tickets["opened"], tickets["on_time_rate"], tickets["resolution_hours"]["p50"]) == (0, None, None)
     assert not (tmp_path / "rasa-tracker.sqlite3").exists()  # read-only: nothing created

@@ -36,6 +36,20 @@ Times are in the shop's time, UTC+08:00. The report's range is the three days 20
   H3       S5 +11 s     never                    none (a system notice only)             60 missed (past)
   H5       S8 +7 s      pulled at +52      45    +57 -> 50        +407 closed 400      60 met      5
   H4       S6 end-48 s  never                    none; now = end+10: 58 s < 60           pending
+
+Tickets (handoff/ticket_store.py on the same store; build_tickets below), made from the closed handoffs
+H1 H6 H2 H5 and from conversations K1..K4 filed three days before the range (outside every handoff
+figure). Their figures are checked in tests/unit/test_insight_tickets.py, where they are worked out.
+
+  ticket  from  channel  lang tier   category -> department   created     due
+  T7      K3    app      zh   guest  technical -> technical   d0 12:00    +48 h   before the range
+  T1      H1    wechat   zh   normal complaint -> complaints  d1 11:15    +4 h
+  T2      H6    wechat   en   guest  logistics -> logistics   d1 20:30    +16 h
+  T3      H2    app      en   vip    after_sales -> after_sales d2 09:10  +72 h
+  T5      K1    socketio en   guest  billing -> general       d2 10:00    +48 h
+  T6      K2    socketio zh   guest  other -> general         d2 14:00    +72 h
+  T4      H5    app      zh   normal complaint -> complaints  d3 09:10    +4 h
+  T8      K4    wechat   en   guest  logistics -> logistics   d4 01:00            after the range
 """
 from __future__ import annotations
 
@@ -48,6 +62,7 @@ from pathlib import Path
 import pytest
 
 from handoff.store import HandoffStore
+from handoff.ticket_store import TicketStore
 from insight import export
 from insight.metrics import bucket_edges, by_key, compute, percentile, repeat_contacts
 from insight.model import Filters, HandoffRecord, Session, Turn
@@ -99,11 +114,24 @@ class World:
         self.store = HandoffStore(self.handoff_db, clock=self.clock)
         self.log = QueryLog(self.kb_db)
         self.rasa = RasaTrackerWriter(self.tracker_db)
+        self.tickets = TicketStore(self.store)
         self.ids: dict = {}
+        self.ticket_ids: dict = {}
 
     def at(self, t: float) -> HandoffStore:
         self.clock.now = t
         return self.store
+
+    def ticket_at(self, t: float) -> TicketStore:
+        self.clock.now = t
+        return self.tickets
+
+    def ticket(self, name: str, t: float, handoff: str, category: str, department: str, due_hours: float) -> int:
+        made = self.ticket_at(t).create(self.ids[handoff], category=category, department=department,
+                                        subject=f"{name} test", due_at=t + due_hours * 3600, created_by="lin",
+                                        owner_id=None, notice=f"{name} created")
+        self.ticket_ids[name] = made.id
+        return made.id
 
     def open(self, name: str, t: float, sender: str, channel: str, language: str, reason: str, queue: str,
              customer: str = None, tier: str = "normal", state: str = "queued") -> int:
@@ -255,7 +283,62 @@ def build_world(root: Path) -> World:
     rasa.user("socketio:g6", t + 5, "hi again", "greet", 0.99, "socketio")
     rasa.bot("socketio:g6", t + 5.5)
     rasa.write()
+    build_tickets(w)
     return w
+
+
+def build_tickets(w: World) -> None:
+    """The tickets of the module docstring, each one's history in time order (owners must be agents)."""
+    for agent_id, role in (("lin", "agent"), ("wang", "agent"), ("zhao", "agent"), ("mei", "supervisor")):
+        w.store.add_agent(agent_id, agent_id.title(), "!not-a-password-hash", ["general"], role=role)
+    # conversations made tickets that no handoff figure sees: filed and closed 3 days before the range
+    for name, sender, channel, language in (("K1", "socketio:k1", "socketio", "en"),
+                                            ("K2", "socketio:k2", "socketio", "zh"), ("K3", "app:k3", "app", "zh"),
+                                            ("K4", "wechat:k4", "wechat", "en")):
+        cid = w.open(name, local(-2, 9), sender, channel, language, "customer_request", "general")
+        w.at(local(-2, 9, 1)).accept(cid, "lin")
+        w.at(local(-2, 9, 2)).resolve(cid, back_to_bot=False)
+    H = 3600.0
+
+    def at(day: int, hour: int, minute: int = 0) -> TicketStore:
+        return w.ticket_at(local(day, hour, minute))
+
+    t7 = w.ticket("T7", local(0, 12), "K3", "technical", "technical", 48)  # before the range
+    at(0, 13).change_status(t7, "resolved", "lin", "fixed", notice="resolved")
+
+    t1 = w.ticket("T1", local(1, 11, 15), "H1", "complaint", "complaints", 4)
+    at(1, 11, 25).change_status(t1, "in_progress", "lin")  # the customer is not told: not a response
+    at(1, 11, 45).reply(t1, "lin", "我们正在核实", notice="reply")  # first response: 0.5 h
+    at(1, 14, 15).change_status(t1, "resolved", "lin", "已退款", notice="resolved", ask="csat")  # 3 h, on time
+    at(1, 14, 25).record_csat(t1, 4)  # closes it
+
+    t2 = w.ticket("T2", local(1, 20, 30), "H6", "logistics", "logistics", 16)  # due d2 12:30
+    at(1, 22, 30).change_status(t2, "waiting_customer", "wang", "Which address?", notice="ask", ask="reply")  # 2 h
+    at(1, 23, 30).customer_message(t2, "Shanghai")  # back in progress, by the customer: not an agent's action
+    at(2, 13).flag_overdue()  # T2
+    at(2, 16, 30).change_status(t2, "resolved", "wang", "Redelivered", notice="resolved", ask="csat")
+    at(2, 18, 30).change_status(t2, "in_progress", "wang")  # reopened
+    at(2, 22, 30).change_status(t2, "resolved", "wang", "Delivered", notice="resolved", ask="csat")  # 26 h: late
+    at(2, 23, 30).record_csat(t2, 1)
+
+    t3 = w.ticket("T3", local(2, 9, 10), "H2", "after_sales", "after_sales", 72)  # due d5 09:10
+    at(2, 10, 10).change_status(t3, "in_progress", "zhao")
+    at(2, 14, 10).reply(t3, "zhao", "The part is ordered", notice="reply")  # 5 h; still in progress
+
+    t5 = w.ticket("T5", local(2, 10), "K1", "billing", "general", 48)
+    at(2, 11).reply(t5, "lin", "Invoice re-issued", notice="reply")  # 1 h
+    at(2, 16).change_status(t5, "resolved", "lin", "Done", notice="resolved", ask="csat")  # 6 h, not rated yet
+
+    t6 = w.ticket("T6", local(2, 14), "K2", "other", "general", 72)
+    at(2, 15, 30).change_status(t6, "resolved", "lin", "好了", notice="resolved", ask="csat")  # 1.5 h
+    at(2, 16).change_status(t6, "in_progress", "lin")  # reopened
+    at(2, 17).change_status(t6, "closed", "mei", "重复工单", notice="closed")  # a duplicate: closed unresolved
+
+    t4 = w.ticket("T4", local(3, 9, 10), "H5", "complaint", "complaints", 4)  # due d3 13:10
+    at(3, 9, 40).add_note(t4, "lin", "call the warehouse")  # internal
+    at(3, 14).flag_overdue()  # T4; never answered, still open
+
+    w.ticket("T8", END + H, "K4", "logistics", "logistics", 16)  # after the range
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +353,7 @@ def data(world):
 
 @pytest.fixture(scope="module")
 def report(data):
-    return compute(data.sessions, data.handoffs, data.lookups, RANGE, NOW)
+    return compute(data.sessions, data.handoffs, data.lookups, RANGE, NOW, tickets=data.tickets)
 
 
 def sessions_by_start(sessions):
@@ -588,9 +671,9 @@ def test_series_csv(report):
     rows = list(csv.reader(io.StringIO(export.series_csv(report))))
     assert rows[0] == list(export.SERIES_COLUMNS)
     assert rows[1] == ["2024-05-01T00:00:00+08:00", "2024-05-02T00:00:00+08:00", "3", "1", "0.3333", "2", "7",
-                       "0.1429", "100.0", "2", "3.0"]
+                       "0.1429", "100.0", "2", "3.0", "2"]  # tickets opened: T1 T2
     assert rows[2] == ["2024-05-02T00:00:00+08:00", "2024-05-03T00:00:00+08:00", "4", "2", "0.5", "2", "6",
-                       "0.3333", "90.0", "0", ""]
+                       "0.3333", "90.0", "0", "", "3"]  # T3 T5 T6
     assert len(rows) == 4
     utc = list(csv.reader(io.StringIO(export.series_csv(report, utc_offset="+00:00"))))
     assert utc[1][:2] == ["2024-04-30T16:00:00+00:00", "2024-05-01T16:00:00+00:00"]
