@@ -217,7 +217,8 @@ class ActionDeliverAgentMessage(Action):
             dispatcher.utter_message(text=body)
         # a notice about a ticket may ask the customer something or resolve it (actions/tickets.py)
         return after_notice(dispatcher, tracker.get_slot("language"), _entity(tracker, "ticket_number"),
-                            _entity(tracker, "ticket_ask"))
+                            _entity(tracker, "ticket_ask"), _entity(tracker, "ticket_status"),
+                            tracker.get_slot("ticket_reply"))
 
 
 def survey_buttons(language: Optional[str]) -> List[dict]:

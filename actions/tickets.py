@@ -28,9 +28,11 @@ def survey_buttons() -> List[dict]:
 
 
 def after_notice(dispatcher: CollectingDispatcher, language: Optional[str], number: Optional[str],
-                 ask: Optional[str]) -> List[EventType]:
+                 ask: Optional[str], status: Optional[str] = None,
+                 awaiting: Optional[str] = None) -> List[EventType]:
     """What a ticket notice leaves behind: the customer's next message answers its question, or the
-    rating of the resolved ticket is asked."""
+    rating of the resolved ticket is asked. A notice that the ticket whose answer the bot was waiting for
+    (`awaiting`) no longer waits on the customer (the agent went on without it) ends that wait."""
     if not number:
         return []
     if ask == "reply":  # a question of the ticket supersedes a survey left unanswered
@@ -38,6 +40,8 @@ def after_notice(dispatcher: CollectingDispatcher, language: Optional[str], numb
     if ask == "csat":
         dispatcher.utter_message(text=text("ticket_csat_ask", language, number=number), buttons=survey_buttons())
         return [SlotSet(TICKET_REPLY_SLOT, None), SlotSet(CSAT_SLOT, "score"), SlotSet(CSAT_TICKET_SLOT, number)]
+    if awaiting == number and status is not None and status != "waiting_customer":
+        return [SlotSet(TICKET_REPLY_SLOT, None)]
     return []
 
 

@@ -5,8 +5,9 @@ change that did not happen. Works on either store (it runs its SQL through the s
 `_read`).
 
 What the customer is sent goes through the conversation's outbox (handoff/delivery.py) as the
-service's own message (EXTERNAL_agent_message) with `ticket_number`, `ticket_event` and, for a question
-or a resolution, `ticket_ask` ("reply" | "csat"), so the bot can take the answer (actions/tickets.py).
+service's own message (EXTERNAL_agent_message) with `ticket_number`, `ticket_event`, `ticket_status`
+(after the change) and, for a question or a resolution, `ticket_ask` ("reply" | "csat"), so the bot
+can take the answer (actions/tickets.py).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _add_event(db: Sql, ticket_id: int, kind: str, at: float, agent_id: Optional
 def _tell(db: Sql, ticket: Ticket, event_id: int, notice: str, at: float, ask: Optional[str] = None) -> None:
     """The customer's notice, into the conversation's outbox in this transaction."""
     entities = {"agent_text": notice, "agent_kind": "system", "ticket_number": ticket.number,
-                "ticket_event": str(event_id)}
+                "ticket_event": str(event_id), "ticket_status": ticket.status}
     if ask:
         entities["ticket_ask"] = ask
     _enqueue(db, ticket.conversation_id, MESSAGE_INTENT, entities, None, at)
@@ -294,8 +295,9 @@ class TicketStore:
                 if db.execute("UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ? WHERE id = ? "
                               "AND status = 'resolved'", (now, now, ticket.id)).rowcount == 1:
                     event_id = _add_event(db, ticket.id, "status", now, None, "", "resolved", "closed", public=True)
-                    _tell(db, ticket, event_id, notice(ticket), now)
-                    closed.append(_one(db, ticket.id))
+                    after = _one(db, ticket.id)
+                    _tell(db, after, event_id, notice(after), now)
+                    closed.append(after)
             return closed
         return self.store._write(work)
 

@@ -239,7 +239,7 @@ def _emitter(app: web.Application):
 async def _housekeeping(app: web.Application) -> None:
     while True:
         try:
-            await asyncio.get_running_loop().run_in_executor(None, app[TICKETS].housekeeping)
+            app[TICKETS].housekeeping()  # a few indexed queries, in the loop like the handoff housekeeping
             app[core.WORKER].wake()
         except Exception:  # noqa: BLE001 - the next round tries again
             logger.exception("ticket housekeeping failed")
@@ -291,6 +291,11 @@ def register(app: web.Application, settings: Settings) -> None:
     async def stop(app: web.Application) -> None:
         for task in tasks:
             task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

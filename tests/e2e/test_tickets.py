@@ -409,3 +409,35 @@ def test_answer_and_rating_after_the_session_expired_still_reach_the_ticket(tick
         assert chat["csat"] is None  # the rating is the ticket's, not the chat's that became it
     finally:
         agent.close()
+
+
+# --- 6. the customer asks how their ticket is doing ---------------------------------------------------------------
+
+def _bot_says(stack: ChannelStack, sender: str, message: str) -> str:
+    r = stack.app.send(stack.rasa_url, sender, message)
+    return "\n".join(m.get("text") or "" for m in r.json()["messages"])
+
+
+def test_customer_asks_about_their_ticket_and_reads_only_their_own(tickets_stack):
+    stack = tickets_stack
+    agent = TicketAgent(stack)
+    try:
+        ticket = _app_ticket(stack, agent, "technical")
+        number, sender = ticket["number"], ticket["sender_id"].removeprefix("app:")
+        due = due_text(stack, ticket, "zh")
+        line = ticket_texts.status_line("zh", number, "技术问题", "open", due, False)
+        # quoting the number, inside any sentence; the NLU's intent for it does not matter
+        assert _bot_says(stack, sender, f"请问工单{number}现在怎么样了") == line
+        agent.set_status(number, "waiting_customer", "请提供购买凭证")
+        stack.app.wait_for_callback(sender, "请提供购买凭证")
+        agent.set_status(number, "in_progress", "已收到凭证")  # (the agent got it another way)
+        stack.app.wait_for_callback(sender, "已收到凭证")
+        assert _bot_says(stack, sender, "我的工单进度") == ticket_texts.status_line(
+            "zh", number, "技术问题", "in_progress", due, False)
+        # another customer quoting that number learns nothing about it
+        stranger = "app-user-" + uuid.uuid4().hex[:6]
+        first = _bot_says(stack, stranger, f"{number} 进度如何")  # after the welcome of a new customer
+        assert first.splitlines()[-1] == ticket_texts.lookup("zh", [], number), first
+        assert _bot_says(stack, stranger, "我的工单进度") == ticket_texts.lookup("zh", [])
+    finally:
+        agent.close()

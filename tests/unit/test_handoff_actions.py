@@ -642,7 +642,8 @@ async def test_handoff_closed_asks_for_a_rating_with_five_buttons(language):
     [message], events = await run(ActionHandoffEnded(), tracker)
     assert message["text"] == text("csat_ask", language)
     assert message["buttons"] == [{"title": str(n), "payload": str(n)} for n in (5, 4, 3, 2, 1)]
-    assert events == [SlotSet("handoff", None), SlotSet("handoff_id", "7"), SlotSet("csat_step", "score")]
+    assert events == [SlotSet("handoff", None), SlotSet("handoff_id", "7"), SlotSet("csat_step", "score"),
+                      SlotSet("csat_ticket", None)]
 
 
 async def test_handoff_closed_takes_the_id_from_the_event_over_the_slot():
@@ -683,7 +684,7 @@ async def test_csat_score_then_comment(closed):
 
     messages, events = await run(ActionRecordCsat(), answer("客服很耐心，谢谢", "comment:4"))
     assert texts_of(messages) == [text("csat_thanks", "zh")]
-    assert events == [SlotSet("csat_step", None)]
+    assert events == [SlotSet("csat_step", None), SlotSet("csat_ticket", None)]
     assert closed.store.csat(1) == (4, "客服很耐心，谢谢")
 
 
@@ -702,14 +703,14 @@ async def test_csat_declined_comment_stores_no_comment(closed, words, language, 
     await run(ActionRecordCsat(), answer("3", "score", language))
     messages, events = await run(ActionRecordCsat(), answer(words, "comment:3", language, intent))
     assert texts_of(messages) == [text("csat_thanks", language)]
-    assert events == [SlotSet("csat_step", None)]
+    assert events == [SlotSet("csat_step", None), SlotSet("csat_ticket", None)]
     assert closed.store.csat(1) == (3, "")
 
 
 async def test_csat_answer_that_is_no_score_ends_the_survey(closed):
     messages, events = await run(ActionRecordCsat(), answer("我的订单到哪了", "score", intent="ask_logistics"))
     assert messages == []
-    assert events == [SlotSet("csat_step", None)]
+    assert events == [SlotSet("csat_step", None), SlotSet("csat_ticket", None)]
     assert closed.store.csat(1) is None
 
 
@@ -719,5 +720,5 @@ async def test_csat_with_the_service_down_still_thanks_the_customer():
     assert events == [SlotSet("csat_step", "comment:5")]
     messages, events = await run(ActionRecordCsat(), answer("很好", "comment:5"))
     assert texts_of(messages) == [text("csat_thanks", "zh")]
-    assert events == [SlotSet("csat_step", None)]
+    assert events == [SlotSet("csat_step", None), SlotSet("csat_ticket", None)]
 

@@ -107,7 +107,8 @@ def test_create_from_an_active_chat_ends_it_and_tells_the_number(store, tickets,
     assert outbox(store, conversation.id)[len(before):] == [
         (ENDED_INTENT, {"outcome": "ticket", "handoff_id": str(conversation.id)}),
         (MESSAGE_INTENT, {"agent_text": "you have ticket T000001", "agent_kind": "system",
-                          "ticket_number": "T000001", "ticket_event": str(events[0].id)})]
+                          "ticket_number": "T000001", "ticket_event": str(events[0].id),
+                          "ticket_status": "open"})]
     assert count(backend, "SELECT COUNT(*) FROM tickets") == 1
 
 
@@ -137,7 +138,7 @@ def test_create_from_a_left_message(store, tickets):
     assert outbox(store, left.id) == [
         (ENDED_INTENT, {"outcome": "ticket", "handoff_id": str(left.id)}),
         (MESSAGE_INTENT, {"agent_text": "your ticket", "agent_kind": "system", "ticket_number": ticket.number,
-                          "ticket_event": str(tickets.events(ticket.id)[0].id)})]
+                          "ticket_event": str(tickets.events(ticket.id)[0].id), "ticket_status": "open"})]
 
 
 @pytest.mark.parametrize("back_to_bot", [False, True])
@@ -419,7 +420,7 @@ def test_notes_stay_inside_and_replies_reach_the_customer(store, tickets, clock,
     assert (reply.kind, reply.public, reply.delivered_at) == ("reply", True, None)
     assert notices(store, ticket.conversation_id)[len(before):] == [
         {"agent_text": "Ticket update: parts ordered", "agent_kind": "system", "ticket_number": ticket.number,
-         "ticket_event": str(reply.id)}]
+         "ticket_event": str(reply.id), "ticket_status": "open"}]
     assert tickets.get(ticket.id).status == "open"  # a reply changes no status
     tickets.change_status(ticket.id, "resolved", "a1", "x", "x")
     tickets.change_status(ticket.id, "closed", "a1")
@@ -512,7 +513,7 @@ def test_close_stale_closes_resolved_tickets_nobody_rated(store, tickets, clock)
         "status", "resolved", "closed", True, None)
     assert notices(store, old.conversation_id)[before:] == [
         {"agent_text": f"closed {old.number}", "agent_kind": "system", "ticket_number": old.number,
-         "ticket_event": str(event.id)}]
+         "ticket_event": str(event.id), "ticket_status": "closed"}]
     assert tickets.get(recent.id).status == "resolved" and tickets.get(open_one.id).status == "open"
     assert tickets.close_stale(T0 + 1800, lambda t: "again") == []
 
