@@ -213,26 +213,14 @@ class _TicketGauges(Collector):
 
 
 def _emitter(app: web.Application):
-    loops: list = []  # the server's loop once started: the housekeeping emits from a worker thread
-
-    def broadcast(ticket: Ticket) -> None:
-        service = app[TICKETS]
-        core._broadcast(app, {"type": "ticket", "ticket": service.view(ticket)},
-                        lambda agent: agent["role"] in ("agent", "supervisor") and service.may_see(agent, ticket))
-
     def emit(ticket: Ticket) -> None:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            if loops and not loops[0].is_closed():
-                loops[0].call_soon_threadsafe(broadcast, ticket)
             return  # outside the server (CLI use): nobody is listening
-        broadcast(ticket)
-
-    async def remember_loop(app: web.Application) -> None:
-        loops[:] = [asyncio.get_running_loop()]
-
-    app.on_startup.append(remember_loop)
+        service = app[TICKETS]
+        core._broadcast(app, {"type": "ticket", "ticket": service.view(ticket)},
+                        lambda agent: agent["role"] in ("agent", "supervisor") and service.may_see(agent, ticket))
     return emit
 
 
