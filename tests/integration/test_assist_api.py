@@ -21,6 +21,7 @@ from orders.fixture import load_fixture
 from orders.sqlite_backend import SqliteOrderBackend
 from tests.conftest import free_port
 from tests.fakes.server import ThreadedServer
+from tests.integration.console_client import ConsoleClient
 from tests.kb_editing_fixture import OPTIONS, write_corpus, write_queries
 
 PASSWORD = "assist-api-test-password"  # test-only
@@ -57,17 +58,8 @@ def service(tmp_path_factory):
         yield running
 
 
-class Client:
-    def __init__(self, service: Service, http: aiohttp.ClientSession) -> None:
-        self.service, self.http = service, http
-
-    async def login(self, agent_id: str, online: bool = False) -> None:
-        async with self.http.post(self.service.url + "/api/login",
-                                  json={"agent_id": agent_id, "password": PASSWORD}) as resp:
-            assert resp.status == 200, await resp.text()
-        if online:
-            async with self.http.put(self.service.url + "/api/me/status", json={"status": "online"}) as resp:
-                assert resp.status == 200
+class Client(ConsoleClient):
+    password = PASSWORD
 
     async def get(self, path: str):
         async with self.http.get(self.service.url + path) as resp:
@@ -77,14 +69,6 @@ class Client:
         headers = {"Authorization": f"Bearer {self.service.token}"} if bot else {}
         async with self.http.post(self.service.url + path, json=body, headers=headers) as resp:
             return resp.status, await resp.json()
-
-
-async def _session(service, agent_id=None, online=False):
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    client = Client(service, http)
-    if agent_id:
-        await client.login(agent_id, online)
-    return client
 
 
 async def _handoff(bot: Client, sender: str, customer_id=None, sentiment=(0.2,)) -> dict:
@@ -109,9 +93,9 @@ async def _next(ws, kind: str, timeout: float = WAIT) -> dict:
 
 
 async def test_who_may_read_the_assist(service):
-    anonymous, bot = await _session(service), await _session(service)
-    al, bo = await _session(service, "al", online=True), await _session(service, "bo")
-    ed, sue = await _session(service, "ed"), await _session(service, "sue")
+    anonymous, bot = await Client.open(service), await Client.open(service)
+    al, bo = await Client.open(service, "al", online=True), await Client.open(service, "bo")
+    ed, sue = await Client.open(service, "ed"), await Client.open(service, "sue")
     try:
         conv = await _handoff(bot, "web-auth-1", customer_id="C1110")
         assert conv["agent_id"] == "al", conv  # offered to the only agent online
@@ -138,8 +122,8 @@ async def test_who_may_read_the_assist(service):
 
 
 async def test_suggestions_are_pushed_after_each_customer_message(service):
-    bot = await _session(service)
-    al, bo = await _session(service, "al", online=True), await _session(service, "bo")
+    bot = await Client.open(service)
+    al, bo = await Client.open(service, "al", online=True), await Client.open(service, "bo")
     try:
         conv = await _handoff(bot, "web-push-1", customer_id=None)
         assert conv["agent_id"] == "al", conv

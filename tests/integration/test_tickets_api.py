@@ -26,6 +26,7 @@ from handoff.auth import hash_password
 from tests.conftest import free_port
 from tests.fakes.rasa_api import FakeRasa
 from tests.fakes.server import ThreadedServer
+from tests.integration.console_client import ConsoleClient
 
 PASSWORD = "tickets-api-test-password"  # test-only
 RASA_TOKEN = "tickets-test-rasa-token-0123456789"  # test-only
@@ -91,17 +92,8 @@ def service(request, tmp_path_factory):
                 request.getfixturevalue("postgres").drop_database(url)
 
 
-class Client:
-    def __init__(self, service: Service, http: aiohttp.ClientSession) -> None:
-        self.service, self.http = service, http
-
-    async def login(self, agent_id: str, online: bool = False) -> None:
-        async with self.http.post(self.service.url + "/api/login",
-                                  json={"agent_id": agent_id, "password": PASSWORD}) as resp:
-            assert resp.status == 200, await resp.text()
-        if online:
-            async with self.http.put(self.service.url + "/api/me/status", json={"status": "online"}) as resp:
-                assert resp.status == 200
+class Client(ConsoleClient):
+    password = PASSWORD
 
     async def call(self, method: str, path: str, body=None, token: Optional[str] = None, raw: Optional[bytes] = None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -128,13 +120,6 @@ class Client:
         ws = await self.http.ws_connect(self.service.url.replace("http", "ws") + "/api/ws")
         await _next(ws, "hello")
         return ws
-
-
-async def _session(service, agent_id=None, online=False) -> Client:
-    client = Client(service, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
-    if agent_id:
-        await client.login(agent_id, online)
-    return client
 
 
 async def _next(ws, kind: str, timeout: float = WAIT, where=lambda data: True) -> dict:
@@ -184,7 +169,7 @@ async def _clients(service, *who):
     made = []
     for spec in who:
         agent_id, online = (spec, False) if isinstance(spec, str) or spec is None else spec
-        client = await _session(service, agent_id, online)
+        client = await Client.open(service, agent_id, online)
         client.agent_id = agent_id
         made.append(client)
     return made
