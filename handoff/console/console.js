@@ -240,41 +240,11 @@
   // ---------------------------------------------------------------------------------------------
   // API
   // ---------------------------------------------------------------------------------------------
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(path, opts);
-    } catch (e) {
-      throw new ApiError(0, t("network_error"));
-    }
-    noteServerTime(res);
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch (e) {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const message = (data && typeof data.error === "string" && data.error) || `${res.status} ${res.statusText}`;
-      if (res.status === 401 && path !== "/api/login") sessionExpired();
-      throw new ApiError(res.status, message);
-    }
-    return data;
-  }
+  const api = (method, path, body) => window.ConsoleDom.api(method, path, body, {
+    networkError: t("network_error"),
+    onResponse: noteServerTime,
+    onUnauthorized: (where) => { if (where !== "/api/login") sessionExpired(); },
+  });
 
   function noteServerTime(res) {
     const header = res.headers.get("Date");

@@ -1,6 +1,6 @@
 /* Small DOM helpers shared by the console's pages (console + assist, editor, dashboard), loaded before
  * each page's own script: `el` / `svg` build elements whose text always goes in through textContent
- * (never HTML), `$` / `$$` query. */
+ * (never HTML), `$` / `$$` query, `api` calls the service's JSON API. */
 (function () {
   "use strict";
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -26,7 +26,53 @@
     return n;
   }
 
+  /** An answer of the API that is not a success: `status` (0: the service could not be reached). */
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  /**
+   * A call of the service's JSON API with the session cookie: the answer's JSON (null when it has none),
+   * or an ApiError with the service's `error` text. Options: `networkError`, the message when the service
+   * cannot be reached (else fetch's own error is thrown); `onResponse(res)`, told of every answer (e.g. to
+   * follow the server's clock); `onUnauthorized(path)`, told of a 401 before the error is thrown.
+   */
+  async function api(method, path, body, options = {}) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {
+      if (options.networkError === undefined) throw e;
+      throw new ApiError(0, options.networkError);
+    }
+    if (options.onResponse) options.onResponse(res);
+    let data = null;
+    if (res.status !== 204) {
+      try {
+        data = await res.json();
+      } catch (e) {
+        data = null;
+      }
+    }
+    if (!res.ok) {
+      const message = (data && typeof data.error === "string" && data.error) || `${res.status} ${res.statusText}`;
+      if (res.status === 401 && options.onUnauthorized) options.onUnauthorized(path);
+      throw new ApiError(res.status, message);
+    }
+    return data;
+  }
+
   window.ConsoleDom = Object.freeze({
+    ApiError,
+    api,
     $: (sel, root = document) => root.querySelector(sel),
     $$: (sel, root = document) => Array.from(root.querySelectorAll(sel)),
     /** An HTML element; strings among the children become text nodes, `text` sets textContent. */

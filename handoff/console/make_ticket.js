@@ -51,22 +51,7 @@
     busy: false,
   };
 
-  async function call(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, opts);
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!res.ok) throw new Error((data && typeof data.error === "string" && data.error) || `${res.status}`);
-    return data;
-  }
+  const call = (method, path, body) => window.ConsoleDom.api(method, path, body);
 
   function fmtClock(epoch) {
     const d = new Date(epoch * 1000);

@@ -222,40 +222,16 @@
   // ---------------------------------------------------------------------------------------------
   // API
   // ---------------------------------------------------------------------------------------------
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
-    }
-  }
+  const api = (method, path, body) => window.ConsoleDom.api(method, path, body, {
+    networkError: t("network_error"),
+    onResponse: noteServerTime,
+    onUnauthorized: sessionEnded,
+  });
 
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(path, opts);
-    } catch (e) {
-      throw new ApiError(0, t("network_error"));
-    }
+  function noteServerTime(res) {
     const header = res.headers.get("Date");
     const server = header ? Date.parse(header) : NaN;
     if (isFinite(server)) S.skew = Math.abs(server - Date.now()) > 2500 ? server - Date.now() : 0;
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!res.ok) {
-      const message = (data && typeof data.error === "string" && data.error) || `${res.status} ${res.statusText}`;
-      if (res.status === 401) sessionEnded();
-      throw new ApiError(res.status, message);
-    }
-    return data;
   }
 
   function report(err) {
