@@ -16,7 +16,11 @@ from typing import Iterator, List, Optional
 
 import pytest
 import requests
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -196,12 +200,13 @@ def _has(driver, css: str) -> bool:
 
 
 def _click(driver, css: str) -> None:
-    """Click, again if the page redrew the element between finding and clicking it."""
+    """Click once the element is there and shown (controls appear when the page has read what it needs, e.g.
+    who is logged in), again if the page redrew it between finding and clicking it."""
     def click(d) -> bool:
         d.find_element(By.CSS_SELECTOR, css).click()
         return True
-    WebDriverWait(driver, WAIT, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-        click)
+    WebDriverWait(driver, WAIT, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException,
+                                                    ElementNotInteractableException)).until(click)
 
 
 def _wait_for(driver, css: str):
