@@ -5,8 +5,9 @@
   order system) with its buttons (track / view the order, talk to a person); Rasa sends it on the
   customer's latest channel (WeChat: buttons as numbered lines).
 - `action_notifications_optout` ("退订", "unsubscribe", or "stop" right after a notification) and
-  `action_notifications_optin` ("订阅", "resubscribe"): recorded in the notification store, which
-  the scheduler's policy reads before every send.
+  `action_notifications_optin` ("订阅", "resubscribe"): recorded in the notification store (SQLite, or
+  PostgreSQL with CS_PROACTIVE_DB_URL: proactive/store.py), which the scheduler's policy reads before
+  every send.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_context import settings
-from proactive.store import NotificationStore
+from proactive.store import NotificationStore, open_notification_store
 from proactive.texts import TEXTS, opt_text, render
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ CUSTOMER_PREFIX = "customer:"
 
 @lru_cache(maxsize=1)
 def notification_store() -> NotificationStore:
-    return NotificationStore(settings().proactive_db)
+    return open_notification_store(settings())
 
 
 def _entity(tracker: Tracker, name: str) -> Optional[str]:

@@ -7,6 +7,7 @@ Every setting has a default that runs the whole system on one machine with embed
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping, Optional
@@ -14,6 +15,7 @@ from typing import Mapping, Optional
 ROOT = Path(__file__).resolve().parent.parent
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # of the *_db_url settings
 HANDOFF_TRIGGERS = ("request", "complaint", "escalation", "low_confidence", "negative_sentiment", "vip")
 
 
@@ -167,7 +169,11 @@ class Settings:
     # notifications per customer in rate_hours (0 = no limit); WeChat's customer-service window (hours
     # after the customer's last message); a parcel is late promise_hours after shipping and stalled
     # after stale_hours without a tracking update; events older than lookback_hours are not news; a
-    # notification's outcome is what the customer did within outcome_hours.
+    # notification's outcome is what the customer did within outcome_hours. The notifications' store,
+    # shared by every scheduler replica and the action server (opt-outs): empty = the SQLite file
+    # var/proactive.sqlite3 (replicas on one host), or a postgresql:// URL (replicas anywhere; the schema
+    # is created at start; may be the handoff store's database). Outcomes are read from Rasa's tracker
+    # store (tracker_db_url when set).
     proactive: str = "off"
     proactive_port: int = 5070
     proactive_interval: float = 60.0
@@ -179,6 +185,7 @@ class Settings:
     proactive_stale_hours: float = 24.0
     proactive_lookback_hours: float = 72.0
     proactive_outcome_hours: float = 24.0
+    proactive_db_url: str = ""
     log_level: str = "INFO"
 
     @property
@@ -340,7 +347,7 @@ class Settings:
             raise ConfigError(f"CS_HANDOFF_OFFER_SECONDS={self.handoff_offer_seconds}: between 5 and 3600")
         if not 10 <= self.handoff_average_handle_seconds <= 86400:
             raise ConfigError("CS_HANDOFF_AVERAGE_HANDLE_SECONDS: between 10 and 86400")
-        if self.handoff_db_url and not self.handoff_db_url.startswith(("postgresql://", "postgres://")):
+        if self.handoff_db_url and not self.handoff_db_url.startswith(POSTGRES_SCHEMES):
             raise ConfigError(f"CS_HANDOFF_DB_URL: empty (SQLite in {self.var_dir}) or a postgresql:// URL")
         for name in ("handoff_sentiment_strong", "handoff_sentiment_trend_level"):
             if not 0.5 <= getattr(self, name) <= 1.0:
@@ -363,7 +370,7 @@ class Settings:
             raise ConfigError(str(exc)) from None
 
     def _validate_scale_out(self) -> None:
-        if self.tracker_db_url and not self.tracker_db_url.startswith(("postgresql://", "postgres://")):
+        if self.tracker_db_url and not self.tracker_db_url.startswith(POSTGRES_SCHEMES):
             raise ConfigError("CS_TRACKER_DB_URL: empty (SQLite in var/) or a postgresql://user:password@host/db URL")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://")):
             raise ConfigError("CS_REDIS_URL: empty (one process of each) or a redis:// (rediss://) URL")
@@ -455,6 +462,12 @@ class Settings:
             value = getattr(self, f"proactive_{name}")
             if not 0 < value <= 24 * 90:
                 raise ConfigError(f"CS_PROACTIVE_{name.upper()}={value}: hours, more than 0 and at most 2160")
+        if self.proactive_db_url and not self.proactive_db_url.startswith(POSTGRES_SCHEMES):
+            scheme, found, _ = self.proactive_db_url.partition("://")  # the rest may hold a password: not shown
+            named = found and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme)
+            raise ConfigError(f"CS_PROACTIVE_DB_URL: {f'a {scheme}:// URL' if named else 'not a URL'}; use a "
+                              "postgresql://user:password@host/db URL, or leave it empty for the SQLite file "
+                              f"{self.proactive_db}")
         if self.proactive_window_hours > 48:
             raise ConfigError(f"CS_PROACTIVE_WINDOW_HOURS={self.proactive_window_hours}: WeChat allows "
                               "customer-service messages only within 48 hours of the customer's last message")

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from typing import Optional, Sequence, Tuple
 
+from common.migrations import check_versions, migrate_postgres, statements
 from common.sqlite import immediate
 
 MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -384,61 +385,24 @@ CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id)
 POSTGRES_LOCK = 0x68616E646F6666
 
 
-def _check(migrations: Sequence[Tuple[int, str]]) -> None:
-    versions = [v for v, _ in migrations]
-    if versions != sorted(set(versions)):
-        raise ValueError("migration versions must be unique and increasing")
-
-
-def _statements(script: str):
-    return filter(str.strip, script.split(";\n"))
-
-
 def migrate(db, migrations: Optional[Sequence[Tuple[int, str]]] = None) -> int:
     """Apply the migrations not applied yet; returns the schema version. `db` is a sqlite3 connection
-    (default: MIGRATIONS) or a psycopg one in autocommit mode (default: POSTGRES_MIGRATIONS)."""
+    (default: MIGRATIONS) or a psycopg one in autocommit mode (default: POSTGRES_MIGRATIONS; services
+    starting together take turns on POSTGRES_LOCK, common/migrations.py)."""
     if not isinstance(db, sqlite3.Connection):
-        return _migrate_postgres(db, POSTGRES_MIGRATIONS if migrations is None else migrations)
+        return migrate_postgres(db, POSTGRES_MIGRATIONS if migrations is None else migrations,
+                                lock=POSTGRES_LOCK, table="schema_migrations")
     migrations = MIGRATIONS if migrations is None else migrations
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)")
     done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    _check(migrations)
+    check_versions(migrations)
     for version, script in migrations:
         if version in done:
             continue
         with immediate(db):
             # checked again under the write lock: another process may have applied it meanwhile
             if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
-                for statement in _statements(script):
+                for statement in statements(script):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-    return max((v for v, _ in migrations), default=0)
-
-
-def _migrate_postgres(db, migrations: Sequence[Tuple[int, str]]) -> int:
-    """The same on PostgreSQL (DDL is transactional there too). Services starting together on one
-    database take turns on a transaction-scoped advisory lock, also around creating schema_migrations
-    (two concurrent CREATE TABLE IF NOT EXISTS may both try to create it). READ COMMITTED whatever the
-    connection's or server's default: a snapshot taken before waiting for the lock would not show what
-    the process holding it applied."""
-    def locked():
-        db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        db.execute("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_LOCK,))
-
-    with db.transaction():
-        locked()
-        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                   "applied_at DOUBLE PRECISION)")
-        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    _check(migrations)
-    for version, script in migrations:
-        if version in done:
-            continue
-        with db.transaction():
-            locked()
-            # checked again under the lock: another process may have applied it meanwhile
-            if not db.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (version,)).fetchone():
-                for statement in _statements(script):
-                    db.execute(statement)
-                db.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (version, time.time()))
     return max((v for v, _ in migrations), default=0)

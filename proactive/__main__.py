@@ -9,25 +9,30 @@ import asyncio
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING, Optional
 
 from common.settings import Settings
+
+if TYPE_CHECKING:
+    from proactive.store import NotificationStore
 
 log = logging.getLogger("proactive")
 
 
-def build(settings: Settings):
+def build(settings: Settings, store: Optional[NotificationStore] = None):
+    """The scheduler on the configured stores (`store`: one already open), and its Rasa client."""
     from common.secrets import rasa_api_token
     from handoff.rasa_client import RasaClient
     from orders.factory import backend_from_settings
     from proactive.facts import ChannelReach
-    from proactive.outcomes import TrackerEvents
+    from proactive.outcomes import open_tracker_events
     from proactive.scheduler import Scheduler, SchedulerConfig
-    from proactive.store import NotificationStore
+    from proactive.store import open_notification_store
 
     rasa = RasaClient(settings.rasa_url, rasa_api_token(settings.var_dir))
-    store = NotificationStore(settings.proactive_db)
-    scheduler = Scheduler(store, ChannelReach(settings.channels_db), backend_from_settings(settings), rasa.trigger,
-                          TrackerEvents(settings.tracker_db), SchedulerConfig.from_settings(settings))
+    scheduler = Scheduler(store or open_notification_store(settings), ChannelReach(settings.channels_db),
+                          backend_from_settings(settings), rasa.trigger, open_tracker_events(settings),
+                          SchedulerConfig.from_settings(settings))
     return scheduler, rasa
 
 
@@ -40,6 +45,7 @@ async def run_once(settings: Settings) -> dict:
     finally:
         await rasa.close()
         await scheduler.backend.close()
+        scheduler.store.close()
 
 
 async def serve(settings: Settings, port: int) -> None:
@@ -47,9 +53,9 @@ async def serve(settings: Settings, port: int) -> None:
 
     from common.prometheus import AiohttpLatency, aiohttp_metrics_handler
     from proactive.metrics import ProactiveMetrics
-    from proactive.store import NotificationStore
+    from proactive.store import open_notification_store
 
-    store = NotificationStore(settings.proactive_db)
+    store = open_notification_store(settings)
     metrics = ProactiveMetrics(store)
     latency = AiohttpLatency(metrics.requests)
     app = web.Application(middlewares=[latency.middleware])
@@ -69,7 +75,7 @@ async def serve(settings: Settings, port: int) -> None:
     if settings.proactive == "off":
         await stop.wait()
         return
-    scheduler, rasa = build(settings)
+    scheduler, rasa = build(settings, store)
     try:
         while True:
             try:

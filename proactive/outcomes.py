@@ -6,20 +6,28 @@
 - any other message of theirs        -> "opened_conversation"
 - nothing by the end of the window   -> "nothing"
 
-`classify` is pure; `TrackerEvents` reads the SQLite tracker store read-only. An outcome is recorded
-as soon as there is one and upgraded ("opened" -> "asked") until the window ends, then final.
+`classify` is pure. The events come from Rasa's SQL tracker store (SQLTrackerStore's `events` table:
+id, sender_id, type_name, timestamp, intent_name, action_name, data), read-only: the SQLite file
+(`SqliteTrackerEvents`) or, when CS_TRACKER_DB_URL is set, PostgreSQL (proactive/pg_tracker_events.py);
+`open_tracker_events(settings)` picks the one Rasa uses. An outcome is recorded as soon as there is one
+and upgraded ("opened" -> "asked") until the window ends, then final.
 """
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Protocol, Tuple
+
+from common.settings import Settings
 
 ASKED, OPENED, NOTHING = "asked_for_person", "opened_conversation", "nothing"
 
 # (type_name, intent_name, action_name, timestamp) of one event
 EventRow = Tuple[str, Optional[str], Optional[str], float]
+# A conversation's messages and actions after a time, in the order Rasa stored them (`?` placeholders).
+EVENTS_AFTER = ("SELECT type_name, intent_name, action_name, timestamp FROM events WHERE sender_id = ? "
+                "AND timestamp > ? AND type_name IN ('user', 'action') ORDER BY id")
 
 
 def classify(events: Iterable[EventRow], sent_at: datetime, now: datetime, window: timedelta
@@ -41,7 +49,13 @@ def classify(events: Iterable[EventRow], sent_at: datetime, now: datetime, windo
     return outcome, final
 
 
-class TrackerEvents:
+class TrackerEvents(Protocol):
+    def after(self, conversation: str, since: datetime) -> List[EventRow]:
+        """The conversation's user messages and actions after `since`; none while there is no tracker
+        store yet."""
+
+
+class SqliteTrackerEvents:
     def __init__(self, tracker_db: Path) -> None:
         self.path = Path(tracker_db)
 
@@ -50,12 +64,19 @@ class TrackerEvents:
             return []
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
         try:
-            return db.execute("SELECT type_name, intent_name, action_name, timestamp FROM events WHERE sender_id = ? "
-                              "AND timestamp > ? AND type_name IN ('user', 'action') ORDER BY id",
-                              (conversation, since.timestamp())).fetchall()
+            return db.execute(EVENTS_AFTER, (conversation, since.timestamp())).fetchall()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return []
             raise
         finally:
             db.close()
+
+
+def open_tracker_events(settings: Settings) -> TrackerEvents:
+    """The tracker store Rasa writes to: PostgreSQL when CS_TRACKER_DB_URL is set, else the SQLite file."""
+    if settings.tracker_db_url:
+        from proactive.pg_tracker_events import PostgresTrackerEvents  # only when configured
+
+        return PostgresTrackerEvents(settings.tracker_db_url)
+    return SqliteTrackerEvents(settings.tracker_db)

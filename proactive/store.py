@@ -1,75 +1,30 @@
-"""Where notifications are recorded: SQLite under var/ (`proactive.sqlite3`), shared by every
-scheduler replica and the action server (opt-outs).
+"""Where notifications are recorded, shared by every scheduler replica and the action server (opt-outs):
+the `NotificationStore` interface and `open_notification_store(settings)`, which opens the SQLite file
+`var/proactive.sqlite3` (proactive/sql_store.py) or, when CS_PROACTIVE_DB_URL is set, PostgreSQL
+(proactive/pg_store.py). Both run the same SQL, with the same results and guarantees.
 
 - `notifications`: one row per event (UNIQUE dedupe key): queued -> sending -> sent | failed, or
   skipped with a reason; `not_before` postpones (quiet hours). A replica must *claim* a row (queued ->
-  sending, one UPDATE under SQLite's write lock) before it decides or sends, so of two replicas only
-  one ever handles a notification; a customer with a notification in `sending` is not claimed again
-  until it is done, so the rate limit holds across replicas too. A claim left in `sending` by a
-  crashed replica is not retried (at most once: better no message than two); after `lease` seconds it
-  is closed as skipped "interrupted".
+  sending, one UPDATE in a write transaction) before it decides or sends, so of two replicas only one
+  ever handles a notification; a customer with a notification in `sending` is not claimed again until
+  it is done, so the rate limit holds across replicas too. A claim left in `sending` by a crashed
+  replica is not retried (at most once: better no message than two); after `lease` seconds it is
+  closed as skipped "interrupted".
 - `opt_outs`: customers who said "退订"/"stop".
 - `customers_seen`: when the scheduler first read each customer's facts (their baseline): request
   events already there then are history ("before_start"), not news — also for a customer who
   becomes reachable long after notifications started.
 
-Times are unix seconds (UTC). Kept to plain SQL that PostgreSQL also runs, apart from `INSERT OR
-IGNORE` (PostgreSQL: `ON CONFLICT DO NOTHING`) and BEGIN IMMEDIATE.
+Times are datetimes at this boundary (UTC when read back), unix seconds in the database.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from datetime import datetime
+from typing import Dict, Iterable, List, Optional, Protocol, Tuple
 
-from common import sqlite
+from common.settings import Settings
 from proactive.model import Candidate
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notifications (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    dedupe_key    TEXT NOT NULL UNIQUE,
-    kind          TEXT NOT NULL,
-    customer_id   TEXT NOT NULL,
-    order_number  TEXT NOT NULL,
-    language      TEXT NOT NULL,
-    params        TEXT NOT NULL,
-    event_time    REAL,
-    first_seen    REAL NOT NULL,
-    state         TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'skipped', 'failed')),
-    reason        TEXT NOT NULL DEFAULT '',
-    not_before    REAL NOT NULL DEFAULT 0,
-    claimed_by    TEXT,
-    claimed_at    REAL,
-    finished_at   REAL,
-    channel       TEXT,
-    conversation  TEXT,
-    error         TEXT NOT NULL DEFAULT '',
-    outcome       TEXT,
-    outcome_final INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS notifications_due ON notifications (state, not_before);
-CREATE INDEX IF NOT EXISTS notifications_customer ON notifications (customer_id, state, finished_at);
-CREATE TABLE IF NOT EXISTS opt_outs (
-    customer_id TEXT PRIMARY KEY,
-    at          REAL NOT NULL,
-    channel     TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS customers_seen (
-    customer_id TEXT PRIMARY KEY,
-    first_round REAL NOT NULL
-);
-"""
-
-
-def _ts(value: Optional[datetime]) -> Optional[float]:
-    return value.timestamp() if value is not None else None
-
-
-def _dt(value: Optional[float]) -> Optional[datetime]:
-    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -103,137 +58,73 @@ class Notification:
                          params=self.params)
 
 
-COLUMNS = ("id, dedupe_key, kind, customer_id, order_number, language, params, event_time, first_seen, state, "
-           "reason, not_before, finished_at, channel, conversation, error, outcome, outcome_final")
-
-
-def _row(r: tuple) -> Notification:
-    return Notification(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), _dt(r[7]), _dt(r[8]), r[9], r[10],
-                        r[11], _dt(r[12]), r[13], r[14], r[15], r[16], bool(r[17]))
-
-
-class NotificationStore:
-    def __init__(self, path: Path) -> None:
-        self.path = sqlite.initialise(Path(path), SCHEMA)
-        self._db = sqlite.PerThread(self.path)  # one connection per thread
-
-    # --- candidates ---------------------------------------------------------------------------------
+class NotificationStore(Protocol):
+    # --- candidates and claims ---
     def offer(self, candidates: Iterable[Candidate], now: datetime, customers: Iterable[str] = ()) -> int:
         """Record candidates not seen before (queued); returns how many were new. `customers`: whose
         facts this round read. The first round that reads a customer's facts is their baseline: events
         without a time found then (a refund completed last month) are history, recorded as skipped
         "before_start", not news. One transaction, so replicas agree on every baseline."""
-        db, at, new = self._db(), now.timestamp(), 0
-        candidates = list(candidates)
-        with sqlite.immediate(db):
-            known = {r[0] for r in db.execute("SELECT customer_id FROM customers_seen")}
-            for customer_id in set(customers) | {c.customer_id for c in candidates}:
-                if customer_id not in known:
-                    db.execute("INSERT INTO customers_seen (customer_id, first_round) VALUES (?, ?)",
-                               (customer_id, at))
-            for c in candidates:
-                history = c.event_time is None and c.customer_id not in known
-                new += db.execute(
-                    "INSERT OR IGNORE INTO notifications (dedupe_key, kind, customer_id, order_number, language, "
-                    "params, event_time, first_seen, state, reason, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (c.dedupe_key, c.kind, c.customer_id, c.order_number, c.language,
-                     json.dumps(dict(c.params), ensure_ascii=False), _ts(c.event_time), at,
-                     "skipped" if history else "queued", "before_start" if history else "",
-                     at if history else None)).rowcount
-        return new
 
     def due(self, now: datetime, limit: int = 500) -> List[Notification]:
-        return [_row(r) for r in self._db().execute(
-            f"SELECT {COLUMNS} FROM notifications WHERE state = 'queued' AND not_before <= ? ORDER BY id LIMIT ?",
-            (now.timestamp(), limit))]
+        """Queued notifications whose time has come, oldest first."""
 
     def claim(self, notification_id: int, worker: str, now: datetime) -> bool:
         """Take a queued notification for this worker; False when another took it (or handles one of
         the same customer right now)."""
-        db = self._db()
-        with sqlite.immediate(db):
-            return db.execute(
-                "UPDATE notifications SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id = ? "
-                "AND state = 'queued' AND not_before <= ? AND NOT EXISTS (SELECT 1 FROM notifications o "
-                "WHERE o.state = 'sending' AND o.customer_id = notifications.customer_id)",
-                (worker, now.timestamp(), notification_id, now.timestamp())).rowcount == 1
-
-    def _finish(self, notification_id: int, worker: str, state: str, now: datetime, **values: object) -> None:
-        sets = ", ".join(f"{k} = ?" for k in values)
-        db = self._db()
-        with sqlite.immediate(db):
-            db.execute(f"UPDATE notifications SET state = ?, finished_at = ?{', ' if sets else ''}{sets} "
-                       "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                       (state, now.timestamp(), *values.values(), notification_id, worker))
 
     def sent(self, notification_id: int, worker: str, now: datetime, channel: str, conversation: str) -> None:
-        self._finish(notification_id, worker, "sent", now, reason="", channel=channel, conversation=conversation)
+        """The worker's claim was sent (no effect on a claim that is no longer the worker's)."""
 
     def failed(self, notification_id: int, worker: str, now: datetime, error: str, channel: str = "") -> None:
-        self._finish(notification_id, worker, "failed", now, error=error[:500], channel=channel)
+        """The worker's claim could not be sent; not retried."""
 
     def skipped(self, notification_id: int, worker: str, now: datetime, reason: str, channel: str = "") -> None:
-        self._finish(notification_id, worker, "skipped", now, reason=reason, channel=channel or None)
+        """The worker's claim is not sent, for `reason`."""
 
     def postpone(self, notification_id: int, worker: str, until: datetime, reason: str) -> None:
-        db = self._db()
-        with sqlite.immediate(db):
-            db.execute("UPDATE notifications SET state = 'queued', not_before = ?, reason = ?, claimed_by = NULL "
-                       "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                       (until.timestamp(), reason, notification_id, worker))
+        """The worker's claim is queued again, not before `until`."""
 
     def expire_claims(self, now: datetime, lease: float) -> int:
-        """Close claims older than `lease` seconds (their replica died mid-send) as skipped."""
-        db = self._db()
-        with sqlite.immediate(db):
-            return db.execute("UPDATE notifications SET state = 'skipped', reason = 'interrupted', finished_at = ? "
-                              "WHERE state = 'sending' AND claimed_at < ?",
-                              (now.timestamp(), now.timestamp() - lease)).rowcount
+        """Close claims older than `lease` seconds (their replica died mid-send) as skipped; how many."""
 
     def sent_since(self, customer_id: str, since: datetime) -> int:
-        return self._db().execute("SELECT COUNT(*) FROM notifications WHERE customer_id = ? AND state = 'sent' "
-                                  "AND finished_at >= ?", (customer_id, since.timestamp())).fetchone()[0]
+        """How many notifications were sent to the customer since then."""
 
-    # --- opt-outs -----------------------------------------------------------------------------------
-    def opt_out(self, customer_id: str, now: datetime, channel: str = "") -> None:
-        db = self._db()
-        with sqlite.immediate(db):
-            db.execute("INSERT INTO opt_outs (customer_id, at, channel) VALUES (?, ?, ?) ON CONFLICT (customer_id) "
-                       "DO UPDATE SET at = excluded.at, channel = excluded.channel",
-                       (customer_id, now.timestamp(), channel))
+    # --- opt-outs ---
+    def opt_out(self, customer_id: str, now: datetime, channel: str = "") -> None: ...
 
     def opt_in(self, customer_id: str) -> bool:
-        db = self._db()
-        with sqlite.immediate(db):
-            return db.execute("DELETE FROM opt_outs WHERE customer_id = ?", (customer_id,)).rowcount > 0
+        """Undo an opt-out; False when there was none."""
 
-    def opted_out(self, customer_id: str) -> bool:
-        return self._db().execute("SELECT 1 FROM opt_outs WHERE customer_id = ?", (customer_id,)).fetchone() is not None
+    def opted_out(self, customer_id: str) -> bool: ...
 
-    # --- outcomes -----------------------------------------------------------------------------------
+    # --- outcomes ---
     def awaiting_outcome(self, limit: int = 500) -> List[Notification]:
-        return [_row(r) for r in self._db().execute(
-            f"SELECT {COLUMNS} FROM notifications WHERE state = 'sent' AND outcome_final = 0 ORDER BY id LIMIT ?",
-            (limit,))]
+        """Sent notifications whose outcome is not final yet."""
 
     def set_outcome(self, notification_id: int, outcome: Optional[str], final: bool) -> None:
-        db = self._db()
-        with sqlite.immediate(db):
-            db.execute("UPDATE notifications SET outcome = ?, outcome_final = ? WHERE id = ? AND outcome_final = 0",
-                       (outcome, int(final), notification_id))
+        """Record the outcome so far (a final one is never changed again)."""
 
-    # --- reading ------------------------------------------------------------------------------------
-    def all(self, customer_id: Optional[str] = None) -> List[Notification]:
-        where, args = ("WHERE customer_id = ?", (customer_id,)) if customer_id else ("", ())
-        return [_row(r) for r in self._db().execute(f"SELECT {COLUMNS} FROM notifications {where} ORDER BY id",
-                                                    args)]
+    # --- reading ---
+    def all(self, customer_id: Optional[str] = None) -> List[Notification]: ...
 
-    def get(self, dedupe_key: str) -> Optional[Notification]:
-        r = self._db().execute(f"SELECT {COLUMNS} FROM notifications WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
-        return _row(r) if r else None
+    def get(self, dedupe_key: str) -> Optional[Notification]: ...
 
     def counts(self) -> List[Tuple[str, str, str, str, int]]:
         """(kind, state, reason, outcome, count) over every notification, for the metrics."""
-        return [tuple(r) for r in self._db().execute(
-            "SELECT kind, state, reason, COALESCE(outcome, ''), COUNT(*) FROM notifications "
-            "GROUP BY kind, state, reason, COALESCE(outcome, '')")]
+
+    def close(self) -> None:
+        """Release kept connections (later calls still work)."""
+
+
+def open_notification_store(settings: Settings) -> NotificationStore:
+    """PostgreSQL when CS_PROACTIVE_DB_URL is set (its schema created or migrated now), else the SQLite file
+    in the var dir."""
+    if settings.proactive_db_url:
+        from proactive.pg_store import PostgresNotificationStore  # only when configured
+
+        return PostgresNotificationStore(settings.proactive_db_url)
+    from proactive.sql_store import SqliteNotificationStore
+
+    return SqliteNotificationStore(settings.proactive_db)

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL server for the tests: `initdb` into a fresh temporary directory, started with
 `pg_ctl` on a free port on 127.0.0.1 (unix socket inside that directory, fsync off), a database per
-test, everything removed at the end. Used by the `postgres` / `pg_url` fixtures of tests/conftest.py.
+test, everything removed at the end. Used by the `postgres` / `pg_url` fixtures of tests/conftest.py;
+`waiting_for_a_lock` tells when a session of the tests' waits at a lock (races made to happen).
 
 The server binaries come from PATH or Debian's /usr/lib/postgresql/<version>/bin (`apt-get install
 postgresql`; `bash scripts/setup.sh --test` installs it). initdb and postgres refuse to run as root: as
@@ -18,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -176,3 +178,18 @@ class PostgresServer:
     def drop_database(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         self.admin().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def waiting_for_a_lock(url: str, locktype: str, timeout: float = 5.0, sessions: int = 1) -> bool:
+    """Whether (at least) `sessions` sessions of the database wait for a lock of that type (polled, from a
+    connection of its own: pg_stat_activity is read afresh in each of its transactions)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                               "wait_event_type = 'Lock' AND wait_event = %s", (locktype,)).fetchone()[0] >= sessions:
+                return True
+            time.sleep(0.01)
+    return False

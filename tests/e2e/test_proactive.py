@@ -10,11 +10,8 @@ the demo orders never trigger anything here.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
 import sqlite3
-import subprocess
 import time
 import uuid
 from dataclasses import replace
@@ -28,18 +25,18 @@ from prometheus_client.parser import text_string_to_metric_families
 from common.secrets import rasa_api_token
 from common.settings import Settings
 from ops.knowledge import ensure_index
-from ops.paths import ROOT, VENV_BIN
 from ops.services import build_services
 from ops.supervisor import Supervisor
 from orders.factory import ensure_seeded
 from proactive import policy
-from proactive.store import Notification, NotificationStore
+from proactive.store import Notification, NotificationStore, open_notification_store
 from tests.conftest import IDENTITY_SECRET, Stack, free_port
 from tests.e2e.test_channels import APP_SECRET, OA_AES, OA_APP, OA_SECRET, OA_TOKEN, ChannelStack
 from tests.e2e.test_handoff import _poll
 from tests.fakes.app_backend import FakeAppBackend
 from tests.fakes.wechat_api import FakeWeChatApi
 from tests.fakes.wechat_user import WeChatPusher
+from tests.proactive_cli import report_of, start_run_once
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +46,7 @@ UTC = timezone.utc
 class ProactiveStack(ChannelStack):
     @property
     def store(self) -> NotificationStore:
-        return NotificationStore(self.settings.proactive_db)
+        return open_notification_store(self.settings)
 
     def oa(self, mode: str = "aes") -> WeChatPusher:
         return WeChatPusher(f"{self.rasa_url}/webhooks/wechat/webhook", OA_TOKEN, mode, app_id=OA_APP,
@@ -60,7 +57,7 @@ class ProactiveStack(ChannelStack):
         from handoff.rasa_client import RasaClient
         from orders.sqlite_backend import SqliteOrderBackend
         from proactive.facts import ChannelReach
-        from proactive.outcomes import TrackerEvents
+        from proactive.outcomes import open_tracker_events
         from proactive.scheduler import Scheduler, SchedulerConfig, utc_now
 
         config = SchedulerConfig.from_settings(self.settings)
@@ -71,7 +68,7 @@ class ProactiveStack(ChannelStack):
             try:
                 scheduler = Scheduler(self.store, ChannelReach(self.settings.channels_db),
                                       SqliteOrderBackend(self.settings.order_db), rasa.trigger,
-                                      TrackerEvents(self.settings.tracker_db), config, clock=clock or utc_now)
+                                      open_tracker_events(self.settings), config, clock=clock or utc_now)
                 return (await scheduler.run_once()).as_dict()
             finally:
                 await rasa.close()
@@ -314,14 +311,8 @@ def test_refund_completed_after_the_baseline_reaches_the_app_customer(proactive)
 def test_two_scheduler_processes_over_one_store_send_each_notification_once(proactive):
     user = app_customer(proactive, "C9007")
     numbers = {add_order(proactive, "C9007") for _ in range(3)}
-    env = {**os.environ, **proactive.settings.to_env(), "PYTHONPATH": str(ROOT), "CS_PROACTIVE_RATE_COUNT": "0"}
-    procs = [subprocess.Popen([str(VENV_BIN / "python"), "-m", "proactive", "run-once"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT) for _ in range(2)]
-    reports = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()[-2000:]
-        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    procs = [start_run_once(proactive.settings, CS_PROACTIVE_RATE_COUNT="0") for _ in range(2)]
+    reports = [report_of(p) for p in procs]
     assert sum(r["sent"] for r in reports) <= 3, reports
     if sum(r["sent"] for r in reports) < 3:  # one replica may leave a notification to the next round
         proactive.round_()

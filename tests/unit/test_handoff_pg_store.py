@@ -7,18 +7,18 @@ state checked before writing cannot change under the write.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable, List
 
 import psycopg
 import pytest
 
+from common import postgres
 from common.settings import Settings
-from handoff import pg_store
 from handoff.app import open_store
 from handoff.migrations import POSTGRES_LOCK, POSTGRES_MIGRATIONS, migrate
 from handoff.pg_store import PostgresHandoffStore
 from handoff.store import StoreError
+from tests.pg import waiting_for_a_lock
 
 pytestmark = pytest.mark.postgres
 
@@ -64,19 +64,6 @@ def race(calls: List[Callable[[], object]]) -> List[tuple]:
     for t in threads:
         t.join(30)
     return results
-
-
-def waiting_for_a_lock(url: str, locktype: str, timeout: float = 5.0) -> bool:
-    """Whether some session of the database waits for a lock of that type (polled, from a connection of its own:
-    pg_stat_activity is read afresh in each of its transactions)."""
-    deadline = time.monotonic() + timeout
-    with raw(url) as watcher:
-        while time.monotonic() < deadline:
-            if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND "
-                               "wait_event_type = 'Lock' AND wait_event = %s", (locktype,)).fetchone():
-                return True
-            time.sleep(0.01)
-    return False
 
 
 def open_conversation(store: PostgresHandoffStore, sender: str):
@@ -206,12 +193,12 @@ def test_migration_applied_by_another_process_meanwhile_is_not_applied_twice(pg_
 def test_a_kept_connection_the_server_dropped_is_replaced(pg_url, stores, monkeypatch):
     (store,) = stores(1)
     store.add_agent("a1", "A1", "h", ["general"])
-    assert store._idle, "the store keeps its connection for the next call"
+    assert store.connections.kept(), "the store keeps its connection for the next call"
     with raw(pg_url) as admin:
         dropped = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
                                 "datname = current_database() AND application_name = 'cs-handoff'").fetchall()
     assert dropped and all(ok for (ok,) in dropped)
-    monkeypatch.setattr(pg_store, "CHECK_AFTER", 0.0)  # as if it had been idle a while
+    monkeypatch.setattr(postgres, "CHECK_AFTER", 0.0)  # as if it had been idle a while
     assert store.agent_row("a1")["name"] == "A1"
     store.set_status("a1", "online")
     assert store.agent_row("a1")["status"] == "online"
@@ -233,11 +220,11 @@ def test_lock_waits_end_after_10s_unless_the_url_says_otherwise(pg_url, stores):
 def test_close_releases_kept_connections_and_later_calls_still_work(stores):
     (store,) = stores(1)
     store.add_agent("a1", "A1", "h", ["general"])
-    kept = [conn for conn, _ in store._idle]
+    kept = store.connections.kept()
     store.close()
     assert kept and all(conn.closed for conn in kept)
     assert store.agent_row("a1")["id"] == "a1"
-    assert store._idle == []
+    assert store.connections.kept() == []
 
 
 def test_a_malformed_url_fails_before_connecting():

@@ -1,5 +1,7 @@
 """Proactive notifications, the pure core and the store (proactive/): rules and policy with fixed
-clocks, texts, atomic claims by threads and processes, and scheduler rounds over fakes."""
+clocks, texts, atomic claims by threads and processes, and scheduler rounds over fakes. Every store and
+scheduler test runs on both stores: the SQLite file and PostgreSQL (the session's throwaway server,
+tests/pg.py; what only PostgreSQL has is in test_proactive_pg.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +9,7 @@ import json
 import multiprocessing
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 
@@ -20,7 +21,7 @@ from proactive.facts import ChannelReach
 from proactive.model import Candidate, CustomerFacts, OrderFacts, Reach
 from proactive.outcomes import ASKED, NOTHING, OPENED, classify
 from proactive.scheduler import INTENT, Scheduler, SchedulerConfig
-from proactive.store import NotificationStore
+from proactive.store import NotificationStore, open_notification_store
 from proactive.texts import render
 
 UTC = timezone.utc
@@ -154,6 +155,19 @@ def test_quiet_hours_setting_is_validated():
         Settings.from_env({"CS_PROACTIVE": "maybe"})
 
 
+def test_the_store_is_sqlite_unless_a_postgresql_url_is_given():
+    assert Settings.from_env({}).proactive_db_url == ""
+    for url in ("postgresql://cs:pw@db:5432/proactive", "postgres://cs:pw@db/proactive"):
+        assert Settings.from_env({"CS_PROACTIVE_DB_URL": url}).proactive_db_url == url
+    for bad, says in (("mysql://cs:s3cret@db/proactive", "a mysql:// URL"), ("cs:s3cret@db/proactive", "not a URL"),
+                      ("var/proactive.sqlite3", "not a URL")):
+        with pytest.raises(ConfigError) as error:
+            Settings.from_env({"CS_PROACTIVE_DB_URL": bad})
+        message = str(error.value)
+        assert message.startswith(f"CS_PROACTIVE_DB_URL: {says}; use a postgresql://"), message
+        assert "proactive.sqlite3" in message and "s3cret" not in message  # says what to do, shows no password
+
+
 def test_outcomes_from_the_conversation():
     sent, window = NOW, timedelta(hours=24)
     later = sent.timestamp() + 60
@@ -166,14 +180,51 @@ def test_outcomes_from_the_conversation():
                     window) == (NOTHING, True)
 
 
-# --- store --------------------------------------------------------------------------------------------
+# --- store (SQLite and PostgreSQL) ---------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_settings(request, tmp_path) -> Settings:
+    """Settings whose notification store is a fresh SQLite file or a fresh PostgreSQL database."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    return Settings(var_dir=tmp_path, proactive_db_url=url)
+
+
+@pytest.fixture
+def stores(store_settings) -> Iterator[Callable[[], NotificationStore]]:
+    """open() -> a store on the test's database, of its own (as another replica has), closed afterwards."""
+    opened: List[NotificationStore] = []
+
+    def open_() -> NotificationStore:
+        opened.append(open_notification_store(store_settings))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
 
 def candidate(key="k1", customer="C1", event_time=NOW) -> Candidate:
     return Candidate("logistics_delay", customer, "260101000001", key, event_time, "zh", {"order_number": "1"})
 
 
-def test_offer_records_each_event_once_and_a_customers_first_round_is_their_baseline(tmp_path):
-    store = NotificationStore(tmp_path / "p.sqlite3")
+def race(workers: int, work: Callable[[int], object]) -> List[object]:
+    """work(i) in `workers` threads started at the same moment; their results."""
+    barrier, results = threading.Barrier(workers), [None] * workers
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = work(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_offer_records_each_event_once_and_a_customers_first_round_is_their_baseline(stores):
+    store = stores()
     old_request = Candidate("refund_completed", "C1", "1", "r-old", None, "zh")
     assert store.offer([candidate(), old_request], NOW, customers=["C1", "C2"]) == 2
     assert store.offer([candidate(), old_request], NOW) == 0
@@ -188,39 +239,93 @@ def test_offer_records_each_event_once_and_a_customers_first_round_is_their_base
     assert store.get("r-c3").reason == "before_start"  # C3 just became reachable: their history is not news
 
 
-def test_two_threads_claim_one_notification_once(tmp_path):
-    store = NotificationStore(tmp_path / "p.sqlite3")
+def test_times_go_in_as_datetimes_and_come_back_in_utc_and_rows_outlive_the_store(stores):
+    shop = timezone(timedelta(hours=8))
+    store = stores()
+    store.offer([candidate(event_time=NOW.astimezone(shop))], NOW.astimezone(shop))
+    [n] = store.due(NOW)
+    assert store.claim(n.id, "w1", NOW)
+    store.sent(n.id, "w1", NOW + timedelta(seconds=1.5), "app", "customer:C1")
+    store.opt_out("C2", NOW, "wechat")
+    again = stores()  # reopening finds everything (and creates nothing twice)
+    got = again.get("k1")
+    assert (got.event_time, got.first_seen, got.finished_at) == (NOW, NOW, NOW + timedelta(seconds=1.5))
+    assert got.event_time.tzinfo == UTC and got.params == {"order_number": "1"} and got.not_before == 0
+    assert (got.state, got.channel, got.conversation, got.outcome, got.outcome_final) == (
+        "sent", "app", "customer:C1", None, False)
+    assert again.sent_since("C1", NOW) == 1 and again.sent_since("C1", NOW + timedelta(seconds=2)) == 0
+    assert again.opted_out("C2") and not again.opted_out("C1")
+    assert again.opt_in("C2") and not again.opt_in("C2") and not again.opted_out("C2")
+    [awaiting] = again.awaiting_outcome()
+    again.set_outcome(awaiting.id, OPENED, final=False)
+    again.set_outcome(awaiting.id, ASKED, final=True)
+    again.set_outcome(awaiting.id, NOTHING, final=True)  # a final outcome stays
+    assert again.get("k1").outcome == ASKED and again.awaiting_outcome() == []
+    assert again.counts() == [("logistics_delay", "sent", "", ASKED, 1)]
+
+
+def test_postponed_failed_and_skipped_are_recorded_for_the_claiming_worker_only(stores):
+    store = stores()
+    store.offer([candidate("a"), candidate("b", customer="C2"), candidate("c", customer="C3")], NOW)
+    a, b, c = store.due(NOW)
+    assert store.claim(a.id, "w1", NOW) and store.claim(b.id, "w1", NOW) and store.claim(c.id, "w1", NOW)
+    store.postpone(a.id, "w2", NOW + timedelta(hours=8), "quiet_hours")  # not w2's claim: nothing happens
+    store.postpone(a.id, "w1", NOW + timedelta(hours=8), "quiet_hours")
+    store.failed(b.id, "w1", NOW, "rasa down " * 100, "app")
+    store.skipped(c.id, "w1", NOW, "opted_out")
+    assert store.due(NOW) == [] and [n.dedupe_key for n in store.due(NOW + timedelta(hours=8))] == ["a"]
+    assert (store.get("a").state, store.get("a").reason, store.get("a").not_before) == (
+        "queued", "quiet_hours", (NOW + timedelta(hours=8)).timestamp())
+    assert store.get("b").state == "failed" and len(store.get("b").error) == 500 and store.get("b").channel == "app"
+    assert (store.get("c").state, store.get("c").reason, store.get("c").channel) == ("skipped", "opted_out", None)
+    assert sorted(store.counts()) == [("logistics_delay", "failed", "", "", 1),
+                                      ("logistics_delay", "queued", "quiet_hours", "", 1),
+                                      ("logistics_delay", "skipped", "opted_out", "", 1)]
+    assert [n.dedupe_key for n in store.all("C2")] == ["b"] and len(store.all()) == 3
+
+
+def test_replicas_offering_the_same_events_at_once_record_each_once_with_one_baseline(stores):
+    events = [candidate(f"k{i}", customer=f"C{i % 5}") for i in range(30)]
+    events += [Candidate("refund_completed", f"C{i}", "1", f"r{i}", None, "zh") for i in range(5)]
+    replicas = [stores() for _ in range(4)]
+    new = race(4, lambda i: replicas[i].offer(events, NOW + timedelta(seconds=i), customers=["C0", "C9"]))
+    store = stores()
+    assert sum(new) == 35 and len(store.all()) == 35
+    assert {store.get(f"r{i}").reason for i in range(5)} == {"before_start"}  # every customer's first round
+
+
+def handle_due(store: NotificationStore, worker: str) -> List[int]:
+    """What a replica's round does with the store: claim each due notification, send the ones it got."""
+    handled = []
+    for n in store.due(NOW):
+        if store.claim(n.id, worker, NOW):
+            store.sent(n.id, worker, NOW, "app", f"customer:{n.customer_id}")
+            handled.append(n.id)
+    return handled
+
+
+def test_two_threads_claim_one_notification_once(stores):
+    store = stores()
     store.offer([candidate(f"k{i}", customer=f"C{i}") for i in range(20)], NOW)
-    won: Dict[str, List[int]] = {"a": [], "b": []}
-    barrier = threading.Barrier(2)
-
-    def worker(name):
-        own = NotificationStore(store.path)
-        barrier.wait()
-        for n in own.due(NOW):
-            if own.claim(n.id, name, NOW):
-                won[name].append(n.id)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in won]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(won["a"] + won["b"]) == [n.id for n in store.all()]  # each exactly once
+    replicas = [stores(), stores()]
+    won = race(2, lambda i: handle_due(replicas[i], f"w{i}"))
+    assert sorted(won[0] + won[1]) == [n.id for n in store.all()]  # each exactly once
+    assert {n.state for n in store.all()} == {"sent"}
 
 
-def _claim_all(path: str, name: str, start, results) -> None:
-    store = NotificationStore(Path(path))
+def _claim_all(settings: Settings, name: str, start, results) -> None:
+    store = open_notification_store(settings)
     start.wait()
-    results.put((name, [n.id for n in store.due(NOW) if store.claim(n.id, name, NOW)]))
+    results.put((name, handle_due(store, name)))
+    store.close()
 
 
-def test_two_processes_claim_each_notification_once(tmp_path):
-    store = NotificationStore(tmp_path / "p.sqlite3")
+def test_two_processes_claim_each_notification_once(stores, store_settings):
+    store = stores()
     store.offer([candidate(f"k{i}", customer=f"C{i}") for i in range(40)], NOW)
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_claim_all, args=(str(store.path), f"p{i}", start, results)) for i in range(2)]
+    procs = [ctx.Process(target=_claim_all, args=(store_settings, f"p{i}", start, results)) for i in range(2)]
     for p in procs:
         p.start()
     start.set()
@@ -228,11 +333,12 @@ def test_two_processes_claim_each_notification_once(tmp_path):
     for p in procs:
         p.join(30)
     ids = [i for _, got in claimed for i in got]
-    assert sorted(ids) == list(range(1, 41)) and len(ids) == len(set(ids))
+    assert len(ids) == 40 and sorted(ids) == [n.id for n in store.all()]  # each exactly once
+    assert {n.state for n in store.all()} == {"sent"}
 
 
-def test_one_customer_is_handled_by_one_worker_at_a_time_and_stale_claims_are_not_resent(tmp_path):
-    store = NotificationStore(tmp_path / "p.sqlite3")
+def test_one_customer_is_handled_by_one_worker_at_a_time_and_stale_claims_are_not_resent(stores):
+    store = stores()
     store.offer([candidate("a"), candidate("b")], NOW)
     a, b = store.due(NOW)
     assert store.claim(a.id, "w1", NOW)
@@ -242,7 +348,38 @@ def test_one_customer_is_handled_by_one_worker_at_a_time_and_stale_claims_are_no
     assert store.get("a").reason == "interrupted"
     store.sent(a.id, "w1", NOW, "wechat", "customer:C1")  # too late: the crashed claim stays closed
     assert store.get("a").state == "skipped"
+    assert not store.claim(a.id, "w3", NOW + timedelta(minutes=12))  # never claimed (sent) again
     assert store.claim(b.id, "w2", NOW)
+
+
+def test_replicas_racing_for_one_customers_notifications_claim_one_at_a_time(stores):
+    """Six replicas try every due notification of one customer at the same moment: one claim wins per
+    round, never two at once (the rate limit counts what is sent, so two sends at once would pass it)."""
+    store = stores()
+    store.offer([candidate(f"k{i}") for i in range(6)], NOW)
+    replicas = [stores() for _ in range(6)]
+    for round_ in range(3):
+        won = race(6, lambda i: [n.id for n in replicas[i].due(NOW) if replicas[i].claim(n.id, f"w{i}", NOW)])
+        claims = [(worker, n) for worker, ids in enumerate(won) for n in ids]
+        assert len(claims) == 1, (round_, claims)
+        assert [n.state for n in store.all()].count("sending") == 1
+        worker, n = claims[0]
+        store.sent(n, f"w{worker}", NOW, "app", "customer:C1")
+    assert [n.state for n in store.all()].count("sent") == 3
+
+
+def test_replicas_closing_stale_claims_at_once_close_each_once(stores):
+    store = stores()
+    store.offer([candidate(f"k{i}", customer=f"C{i}") for i in range(10)], NOW)
+    for n in store.due(NOW):
+        assert store.claim(n.id, "dead", NOW)
+    replicas = [stores() for _ in range(4)]
+    closed = race(4, lambda i: replicas[i].expire_claims(NOW + timedelta(minutes=11), lease=600))
+    assert sum(closed) == 10, closed
+    assert {(n.state, n.reason) for n in store.all()} == {("skipped", "interrupted")}
+    for n in store.all():
+        store.sent(n.id, "dead", NOW, "app", "customer:C1")  # the dead replica's late word changes nothing
+    assert {n.state for n in store.all()} == {"skipped"}
 
 
 def test_reach_is_the_channel_written_from_last_and_a_bare_wechat_link_is_no_message(tmp_path):
@@ -303,7 +440,7 @@ def wechat_message(directory: CustomerDirectory, openid: str, customer: str, at:
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, stores):
     directory = CustomerDirectory(tmp_path / "channels.sqlite3")
     backend = FakeBackend({"C1": facts(stalled("C1", "260101000001"), stalled("C1", "260101000002"),
                                        stalled("C1", "260101000003"), customer="C1"),
@@ -315,7 +452,7 @@ def world(tmp_path):
         sent.append((sender, intent, entities))
 
     def scheduler(worker="w1"):
-        return Scheduler(NotificationStore(tmp_path / "p.sqlite3"), ChannelReach(tmp_path / "channels.sqlite3"),
+        return Scheduler(stores(), ChannelReach(tmp_path / "channels.sqlite3"),
                          backend, send, events, SchedulerConfig(), clock=lambda: clock["now"], worker=worker)
 
     events = FakeEvents()
