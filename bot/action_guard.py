@@ -18,9 +18,11 @@ model) wraps `RemoteAction.run`:
 - background calls stay quiet: a failed `action_session_start` (the welcome) is replaced by Rasa's
   default session start, so the conversation starts cleanly and the customer's message is handled;
   the custom slot-mapping actions raise as before (Rasa logs them and goes on); and for external events
-  (an agent's message, the end of a handoff) the customer is told nothing — the handoff service's message is lost (see
-  docs/reliability.md);
-- the wrapped events are marked (`metadata.action_server_unavailable`) for the logs and insight.
+  (an agent's message, a ticket notice, the end of a handoff) the customer is told nothing: the turn ends
+  with a marked `FollowupAction`, which the handoff service finds in trigger_intent's answer and then keeps
+  the event in its outbox and sends it again (handoff/rasa_client.py, docs/reliability.md);
+- the wrapped events are marked (`metadata.action_server_unavailable`) for the logs, insight and the
+  handoff service.
 
 Rasa-side only: imports Rasa, runs in the .venv-rasa environment.
 """
@@ -42,10 +44,12 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import BotUttered, Event, FollowupAction, UserUttered
 from rasa.shared.exceptions import RasaException
 
+from common.rasa_marks import ACTION_SERVER_UNAVAILABLE
+
 logger = logging.getLogger(__name__)
 
 RESPONSE, RELAY_RESPONSE = "utter_service_unavailable", "utter_relay_unavailable"
-MARK = "action_server_unavailable"
+MARK = ACTION_SERVER_UNAVAILABLE
 HANDOFF_SLOT = "handoff"
 # Used when the model's domain has no such response (an older model): both languages, no button.
 FALLBACK_TEXT = ("抱歉，暂时无法处理您的请求，请稍后再试，或拨打客服热线 400-800-1234。 / "
@@ -105,8 +109,12 @@ class _Guard:
             return await ActionSessionStart().run(output_channel, nlg, tracker, domain)
         if name in _mapping_actions(domain):
             raise ActionServerUnavailable(f"custom action '{name}' not run: {error}")
+        if _is_external(tracker):
+            # Nothing for the customer; the mark tells the caller of trigger_intent (the handoff service's
+            # delivery, handoff/rasa_client.py) that its event was not acted on, so it keeps it and tries again.
+            return [FollowupAction(ACTION_LISTEN_NAME, metadata={MARK: True})]
         events: List[Event] = [FollowupAction(ACTION_LISTEN_NAME)]
-        if _told(tracker) or _is_external(tracker):
+        if _told(tracker):
             return events
         waiting = tracker.get_slot(HANDOFF_SLOT) in ("waiting", "ticket")
         return [await _apology(RELAY_RESPONSE if waiting else RESPONSE, output_channel, nlg, tracker)] + events

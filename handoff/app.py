@@ -317,7 +317,8 @@ async def conversations(request: web.Request) -> web.Response:
 
 def _message_view(message) -> dict:
     return {"id": message.id, "direction": message.direction, "text": message.text, "agent_id": message.agent_id,
-            "created_at": message.created_at, "delivered_at": message.delivered_at}
+            "created_at": message.created_at, "delivered_at": message.delivered_at, "failed_at": message.failed_at,
+            "failure": message.failure}
 
 
 async def conversation(request: web.Request) -> web.Response:
@@ -476,15 +477,27 @@ def make_emitter(app: web.Application):
 def _delivered(app: web.Application):
     def after(item) -> None:
         app[PROMETHEUS].delivered(item)
-        if item.message_id is None:
-            return
-        service = app[SERVICE]
-        message = service.store.message(item.message_id)
-        conversation = service.store.get(item.conversation_id)
-        if message and conversation:
-            _broadcast(app, {"type": "message", "conversation_id": conversation.id,
-                             "message": _message_view(message)}, lambda a: service.may_see(a, conversation))
+        _show_message(app, item)
     return after
+
+
+def _undeliverable(app: web.Application):
+    def after(item, refusal) -> None:
+        app[PROMETHEUS].undeliverable(item, refusal)
+        _show_message(app, item)
+    return after
+
+
+def _show_message(app: web.Application, item) -> None:
+    """Consoles showing the conversation get the message again (delivered, or refused and why)."""
+    if item.message_id is None:
+        return
+    service = app[SERVICE]
+    message = service.store.message(item.message_id)
+    conversation = service.store.get(item.conversation_id)
+    if message and conversation:
+        _broadcast(app, {"type": "message", "conversation_id": conversation.id,
+                         "message": _message_view(message)}, lambda a: service.may_see(a, conversation))
 
 
 async def _close_sockets(app: web.Application, which) -> None:
@@ -581,7 +594,7 @@ def build_app(settings: Settings, store: Optional[HandoffStore] = None) -> web.A
                                   observe=prometheus.observe)
     prometheus.watch(app[SERVICE])
     rasa = RasaClient(settings.rasa_url, rasa_api_token(settings.var_dir))
-    app[WORKER] = DeliveryWorker(store, rasa.trigger, delivered=_delivered(app),
+    app[WORKER] = DeliveryWorker(store, rasa.trigger, delivered=_delivered(app), undeliverable=_undeliverable(app),
                                  owner=f"{socket.gethostname()}:{settings.handoff_port}",  # stable across restarts
                                  lease_seconds=settings.handoff_outbox_lease_seconds)
     if settings.redis_url:  # several services on one database: live updates through Redis (docs/scale-out.md)

@@ -2,7 +2,9 @@
 
 A failed delivery stays in the outbox (attempts counted, error kept) and that conversation is retried
 with growing pauses (up to MAX_PAUSE); its later items wait behind it, so the customer never reads a
-reply before the one it follows, while other conversations go on being delivered. Delivery is at
+reply before the one it follows, while other conversations go on being delivered. An item the customer's
+channel refused for good (Undeliverable: WeChat's 48-hour window has closed) is not retried: it is marked
+with the reason (its message shows it in the console) and the conversation's later items go on. Delivery is at
 least once: a crash between Rasa taking an item and the store marking it can repeat that item.
 The outbox lives in the store, so a restart resumes where it stopped.
 
@@ -23,7 +25,8 @@ import time
 import uuid
 from typing import Awaitable, Callable, Dict, List, Optional
 
-from handoff.rasa_client import RasaUnavailable
+from common.undeliverable import Refusal
+from handoff.rasa_client import RasaUnavailable, Undeliverable
 from handoff.store import HandoffStore, OutboxItem
 
 logger = logging.getLogger(__name__)
@@ -37,11 +40,13 @@ LEASE_SECONDS = 60.0
 class DeliveryWorker:
     def __init__(self, store: HandoffStore, send: Callable[[str, str, dict], Awaitable[None]],
                  delivered: Callable[[OutboxItem], None] = lambda item: None,
+                 undeliverable: Callable[[OutboxItem, Refusal], None] = lambda item, refusal: None,
                  clock: Callable[[], float] = time.monotonic, owner: Optional[str] = None,
                  lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.send = send
         self.delivered = delivered
+        self.undeliverable = undeliverable
         self.clock = clock
         # this worker in the leases: a service restarted under the same name resumes its own at once
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -83,6 +88,17 @@ class DeliveryWorker:
     async def _deliver(self, item: OutboxItem) -> bool:
         try:
             await self.send(item.sender_id, item.intent, item.entities)
+        except Undeliverable as exc:
+            # the channel refused it for good: recorded with the reason, never sent again; the conversation's
+            # later items go on (each is tried: the customer may have written again meanwhile)
+            self.store.outbox_undeliverable(item.id, exc.refusal.reason, str(exc))
+            logger.warning("delivery refused by the channel", extra={
+                "handoff": item.conversation_id, "outbox": item.id, "channel": exc.refusal.channel,
+                "reason": exc.refusal.reason, "code": exc.refusal.code})
+            self._retry_at.pop(item.conversation_id, None)
+            self._pause.pop(item.conversation_id, None)
+            self.undeliverable(item, exc.refusal)
+            return True
         except RasaUnavailable as exc:
             pause = min(MAX_PAUSE, self._pause.get(item.conversation_id, 0.5) * 2)
             self._pause[item.conversation_id] = pause

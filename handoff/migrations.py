@@ -210,6 +210,15 @@ CREATE TABLE ticket_events (
 );
 CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id)
 """),
+    # 9: what the customer's channel refused for good (common/undeliverable.py: WeChat's 48-hour window,
+    # an unsubscribed user): the outbox item is done with, its message and ticket notice keep when and why.
+    (9, """
+ALTER TABLE outbox ADD COLUMN failed_at REAL;
+ALTER TABLE messages ADD COLUMN failed_at REAL;
+ALTER TABLE messages ADD COLUMN failure TEXT;
+ALTER TABLE ticket_events ADD COLUMN failed_at REAL;
+ALTER TABLE ticket_events ADD COLUMN failure TEXT
+"""),
 )
 
 POSTGRES_MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -378,6 +387,14 @@ CREATE TABLE ticket_events (
     delivered_at DOUBLE PRECISION
 );
 CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id)
+"""),
+    # 9: what the customer's channel refused for good (as in MIGRATIONS).
+    (9, """
+ALTER TABLE outbox ADD COLUMN failed_at DOUBLE PRECISION;
+ALTER TABLE messages ADD COLUMN failed_at DOUBLE PRECISION;
+ALTER TABLE messages ADD COLUMN failure TEXT;
+ALTER TABLE ticket_events ADD COLUMN failed_at DOUBLE PRECISION;
+ALTER TABLE ticket_events ADD COLUMN failure TEXT
 """),
 )
 

@@ -3,7 +3,7 @@
 Two kinds: gauges read from the service and the store at scrape time (what waits where, who is
 online, what is late, what the outbox still holds: always the store's truth, also after a restart),
 and counters the service bumps where things happen (handoffs opened, first-response targets missed,
-messages delivered to customers).
+messages delivered to customers, messages their channel refused).
 
 No personal data: labels are queue names, reasons, states, statuses and message kinds — never a
 sender, customer, agent or text. Agents appear only as counts.
@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from common.prometheus import RequestMetrics, new_registry
+from common.undeliverable import Refusal
 from handoff import routing
 from handoff.service import HandoffService
 from handoff.store import ENDED_INTENT, OPEN_STATES, Conversation, OutboxItem
@@ -42,6 +43,9 @@ class HandoffMetrics:
                                           ("kind",), registry=self.registry)
         for kind in DELIVERED_KINDS:  # series from the start (0), so rate() sees the first one
             self.delivered_messages.labels(kind)
+        self.refused_messages = Counter("cs_handoff_messages_undeliverable", "Messages the customer's channel "
+                                        "refused for good (not sent again): by channel and reason, e.g. WeChat's "
+                                        "48-hour window closed", ("channel", "reason"), registry=self.registry)
 
     def observe(self, kind: str, conversation: Conversation) -> None:
         if kind == "opened":
@@ -56,6 +60,9 @@ class HandoffMetrics:
             kind = item.entities.get("agent_kind")
             kind = kind if kind in DELIVERED_KINDS else "other"
         self.delivered_messages.labels(kind).inc()
+
+    def undeliverable(self, item: OutboxItem, refusal: Refusal) -> None:
+        self.refused_messages.labels(refusal.channel, refusal.reason).inc()
 
     def watch(self, service: HandoffService) -> None:
         for queue in service.config.queues:

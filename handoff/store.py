@@ -120,8 +120,12 @@ class Message:
     agent_id: Optional[str]
     created_at: float
     delivered_at: Optional[float]
+    # the customer's channel refused it for good (common/undeliverable.py): when, and the reason code
+    failed_at: Optional[float] = None
+    failure: Optional[str] = None
 
 
+_MESSAGE_COLUMNS = "id, conversation_id, direction, text, agent_id, created_at, delivered_at, failed_at, failure"
 _CONVERSATION_COLUMNS = ("id, sender_id, channel, language, customer_id, tier, reason, queue, state, summary_json, "
                          "created_at, agent_id, assigned_at, first_response_at, closed_at")
 
@@ -440,15 +444,15 @@ class HandoffStore:
 
     def messages(self, conversation_id: int) -> List[Message]:
         rows = self._read(lambda db: db.execute(
-            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
-            "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall())
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,)).fetchall())
         return [Message(*r) for r in rows]
 
     def undelivered(self, direction: str = "agent") -> List[Message]:
         """Messages still to be delivered to the customer (oldest first): what a restart resumes."""
         rows = self._read(lambda db: db.execute(
-            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
-            "WHERE direction = ? AND delivered_at IS NULL ORDER BY id", (direction,)).fetchall())
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE direction = ? AND delivered_at IS NULL "
+            "AND failed_at IS NULL ORDER BY id", (direction,)).fetchall())
         return [Message(*r) for r in rows]
 
     def mark_delivered(self, message_id: int) -> None:
@@ -457,15 +461,14 @@ class HandoffStore:
 
     def message(self, message_id: int) -> Optional[Message]:
         row = self._read(lambda db: db.execute(
-            "SELECT id, conversation_id, direction, text, agent_id, created_at, delivered_at FROM messages "
-            "WHERE id = ?", (message_id,)).fetchone())
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone())
         return Message(*row) if row else None
 
     # --- outbox: what Rasa must still deliver ----------------------------------------------------
     def pending_outbox(self, limit: int = 100) -> List[OutboxItem]:
         rows = self._read(lambda db: db.execute(
             "SELECT id, conversation_id, sender_id, intent, entities_json, message_id, attempts FROM outbox "
-            "WHERE delivered_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall())
+            "WHERE delivered_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT ?", (limit,)).fetchall())
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
     def claim_outbox(self, owner: str, lease_seconds: float, limit: int = 1000) -> List[OutboxItem]:
@@ -477,7 +480,7 @@ class HandoffStore:
 
         def work(db):
             rows = db.execute("SELECT DISTINCT conversation_id FROM outbox WHERE delivered_at IS NULL "
-                              "ORDER BY conversation_id LIMIT ?", (limit,)).fetchall()
+                              "AND failed_at IS NULL ORDER BY conversation_id LIMIT ?", (limit,)).fetchall()
             for (cid,) in rows:
                 db.execute("INSERT INTO outbox_leases (conversation_id, owner, until) VALUES (?, ?, ?) "
                            "ON CONFLICT (conversation_id) DO UPDATE SET owner = excluded.owner, until = excluded.until "
@@ -486,7 +489,8 @@ class HandoffStore:
             return db.execute(
                 "SELECT o.id, o.conversation_id, o.sender_id, o.intent, o.entities_json, o.message_id, o.attempts "
                 "FROM outbox o JOIN outbox_leases l ON l.conversation_id = o.conversation_id "
-                "WHERE o.delivered_at IS NULL AND l.owner = ? AND l.until >= ? ORDER BY o.id LIMIT ?",
+                "WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND l.owner = ? AND l.until >= ? "
+                "ORDER BY o.id LIMIT ?",
                 (owner, now, limit)).fetchall()
         rows = self._write(work)
         return [OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
@@ -504,8 +508,8 @@ class HandoffStore:
 
     def outbox_backlog(self) -> int:
         """How many outbox items still wait for delivery (counted, not read: for the metrics)."""
-        return self._read(lambda db: db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
-                          .fetchone()[0])
+        return self._read(lambda db: db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL "
+                                                "AND failed_at IS NULL").fetchone()[0])
 
     def outbox_delivered(self, item_id: int) -> None:
         now = self.clock()
@@ -514,6 +518,19 @@ class HandoffStore:
             db.execute("UPDATE outbox SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (now, item_id))
             db.execute("UPDATE messages SET delivered_at = ? WHERE delivered_at IS NULL AND id = "
                        "(SELECT message_id FROM outbox WHERE id = ?)", (now, item_id))
+        self._write(work)
+
+    def outbox_undeliverable(self, item_id: int, reason: str, error: str) -> None:
+        """The customer's channel refused the item for good: it leaves the outbox (the conversation's later
+        items go on) and its message, if it has one, is marked with the reason — never sent again."""
+        now = self.clock()
+
+        def work(db):
+            db.execute("UPDATE outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ? "
+                       "AND delivered_at IS NULL AND failed_at IS NULL", (now, error[:500], item_id))
+            db.execute("UPDATE messages SET failed_at = ?, failure = ? WHERE delivered_at IS NULL "
+                       "AND failed_at IS NULL AND id = (SELECT message_id FROM outbox WHERE id = ?)",
+                       (now, reason, item_id))
         self._write(work)
 
     def outbox_failed(self, item_id: int, error: str) -> None:

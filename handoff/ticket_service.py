@@ -271,4 +271,5 @@ class TicketService:
     def event_view(event: TicketEvent) -> dict:
         return {"id": event.id, "kind": event.kind, "at": event.at, "agent_id": event.agent_id,
                 "from_status": event.from_status, "to_status": event.to_status, "text": event.text,
-                "public": event.public, "delivered_at": event.delivered_at}
+                "public": event.public, "delivered_at": event.delivered_at, "failed_at": event.failed_at,
+                "failure": event.failure}

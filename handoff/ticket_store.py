@@ -19,7 +19,8 @@ from tickets.model import DONE, Ticket, TicketEvent, check_transition, number
 _COLUMNS = ("id, conversation_id, sender_id, customer_id, channel, language, category, department, subject, "
             "status, owner_id, created_by, created_at, due_at, updated_at, resolved_at, closed_at, overdue_at, "
             "csat_score, csat_comment, tier")
-_EVENT_COLUMNS = "id, ticket_id, kind, at, agent_id, from_status, to_status, text, public, delivered_at"
+_EVENT_COLUMNS = ("id, ticket_id, kind, at, agent_id, from_status, to_status, text, public, delivered_at, failed_at, "
+                  "failure")
 # A conversation in these states is still a chat with people (or a message left for them): making it a
 # ticket ends it and hands the customer back to the bot. Queued/offered ones must be taken first.
 ENDS_CHAT = ("active", "ticket")
@@ -304,6 +305,12 @@ class TicketStore:
     def delivered(self, event_id: int) -> None:
         self.store._write(lambda db: db.execute("UPDATE ticket_events SET delivered_at = ? WHERE id = ? "
                                                 "AND delivered_at IS NULL", (self.clock(), event_id)))
+
+    def undeliverable(self, event_id: int, reason: str) -> None:
+        """The customer's channel refused the notice for good (common/undeliverable.py)."""
+        self.store._write(lambda db: db.execute("UPDATE ticket_events SET failed_at = ?, failure = ? WHERE id = ? "
+                                                "AND delivered_at IS NULL AND failed_at IS NULL",
+                                                (self.clock(), reason, event_id)))
 
     @staticmethod
     def _event(db: Sql, event_id: int) -> TicketEvent:

@@ -258,18 +258,27 @@ def register(app: web.Application, settings: Settings) -> None:
     prometheus.registry.register(_TicketGauges(service))
 
     worker = app[core.WORKER]
-    before = worker.delivered
+    delivered_before, refused_before = worker.delivered, worker.undeliverable
 
-    def delivered(item) -> None:  # the history shows when the customer's notice went out
-        before(item)
+    def mark_notice(item, mark) -> None:
+        """A ticket notice's history event gets `mark` and consoles showing the ticket are told."""
         event_id = item.entities.get("ticket_event")
         if event_id and str(event_id).isdigit():
-            service.tickets.delivered(int(event_id))
+            mark(int(event_id))
             ticket_id = parse_number(str(item.entities.get("ticket_number") or ""))
             ticket = service.tickets.get(ticket_id) if ticket_id else None
             if ticket is not None:
-                service.emit(ticket)  # consoles showing it mark the notice delivered
-    worker.delivered = delivered
+                service.emit(ticket)
+
+    def delivered(item) -> None:  # the history shows when the customer's notice went out
+        delivered_before(item)
+        mark_notice(item, service.tickets.delivered)
+
+    def undeliverable(item, refusal) -> None:  # ... or that it never will, and why
+        refused_before(item, refusal)
+        mark_notice(item, lambda event_id: service.tickets.undeliverable(event_id, refusal.reason))
+
+    worker.delivered, worker.undeliverable = delivered, undeliverable
 
     tasks = []
 

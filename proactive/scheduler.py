@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Dict, Optional
 
-from handoff.rasa_client import RasaUnavailable
+from handoff.rasa_client import RasaUnavailable, Undeliverable
 from orders.backend import OrderBackend
 from proactive import policy, rules
 from proactive.facts import ChannelReach, gather
@@ -135,7 +135,7 @@ class Scheduler:
                     "notification_params": json.dumps(n.params, ensure_ascii=False)}
         try:
             await self.send(conversation, INTENT, entities)
-        except RasaUnavailable as exc:
+        except (RasaUnavailable, Undeliverable) as exc:  # Undeliverable: the channel refused it for good
             self.store.failed(n.id, self.worker, self.clock(), str(exc), reach.channel)
             report.failed += 1
             log.error("notification failed", extra={**extra, "error": str(exc)})

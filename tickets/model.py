@@ -106,3 +106,5 @@ class TicketEvent:
     text: str
     public: bool  # the customer was sent this (reply, status change with a message, creation)
     delivered_at: Optional[float] = None
+    failed_at: Optional[float] = None  # the customer's channel refused the notice for good (and why)
+    failure: Optional[str] = None

@@ -5,7 +5,8 @@ send of the Official Account (`/cgi-bin/message/custom/send`) and of WeCom (`/cg
   refreshed `refresh_margin` seconds before it expires, and dropped and fetched again when WeChat says
   it is invalid or expired (40001, 40014, 42001) — that send is retried once with the new token.
 - WeChat answers HTTP 200 with `errcode` in the body; "system busy" (-1) and network errors are
-  retried with backoff; any other error code raises `WeChatApiError` (logged by the caller).
+  retried with backoff; any other error code raises `WeChatApiError` (logged by the caller); the codes
+  that sending again cannot change (the 48-hour window, unsubscribed, unknown user) are `REFUSALS`.
 - Text goes out as UTF-8 JSON without \\u escapes (WeChat counts bytes) and is split into parts of at
   most MAX_TEXT_BYTES at line breaks.
 """
@@ -19,10 +20,22 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 
+from common import undeliverable
+
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = {40001, 40014, 42001}
 BUSY = -1
+# Refusals that sending again cannot change (common/undeliverable.py): errcode -> reason.
+REFUSALS = {
+    45015: undeliverable.WINDOW_CLOSED,  # OA: 48 h since the user's last message (or unsubscribed)
+    45047: undeliverable.SEND_LIMIT,     # OA: too many customer-service messages since the user's last one
+    43004: undeliverable.UNSUBSCRIBED,   # OA: the user does not follow the account
+    43019: undeliverable.UNSUBSCRIBED,   # OA: the user blocked the account
+    40003: undeliverable.UNKNOWN_USER,   # OA: invalid openid
+    81013: undeliverable.UNKNOWN_USER,   # WeCom: user, party and tag all invalid
+    60111: undeliverable.UNKNOWN_USER,   # WeCom: no such userid
+}
 MAX_TEXT_BYTES = 2000  # WeChat's limit is 2048 bytes per text message
 
 
@@ -31,6 +44,11 @@ class WeChatApiError(Exception):
         super().__init__(f"WeChat API error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+
+    def refusal(self, channel: str) -> Optional[undeliverable.Refusal]:
+        """What this error means when it will not pass by sending again; None when it may."""
+        reason = REFUSALS.get(self.errcode)
+        return undeliverable.Refusal(channel, reason, self.errcode) if reason else None
 
 
 def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> List[str]:

@@ -36,6 +36,7 @@ from bot.channels.guard import BUSY_TEXT, text_problem
 from bot.channels.render import ButtonMemory, as_text
 from bot.channels.wechat_api import MAX_TEXT_BYTES, WeChatApi, WeChatApiError
 from bot.channels.wechat_crypto import MessageCrypto, WeChatCryptoError, signature_matches
+from common.undeliverable import ChannelRefused
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class _TurnOutput(OutputChannel):
 class PushOutput(OutputChannel):
     """Messages outside a customer's turn (an agent's reply, the end of a handoff): sent at once
     through the API to the customer's user id on this channel. A failure raises, so that the caller
-    (Rasa's trigger_intent, hence the handoff service's outbox) retries."""
+    (Rasa's trigger_intent, hence the handoff service's outbox) retries — or, when WeChat refuses for
+    good (the 48-hour window closed, unsubscribed), raises `ChannelRefused`, which the handoff service
+    records as undeliverable instead of trying again (common/undeliverable.py)."""
 
     def __init__(self, webhook: "WeChatWebhook") -> None:
         self.webhook = webhook
@@ -334,9 +337,13 @@ class WeChatWebhook:
             try:
                 await self.api.send_text(user_id, text)
             except WeChatApiError as exc:
+                refusal = exc.refusal(self.config.channel)
                 log.error("message not delivered", extra={"channel": self.config.channel, "errcode": exc.errcode,
-                                                          "error": exc.errmsg})
+                                                          "error": exc.errmsg,
+                                                          "refused": refusal.reason if refusal else None})
                 if raise_errors:
+                    if refusal:
+                        raise ChannelRefused(refusal, str(exc)) from exc
                     raise
 
 

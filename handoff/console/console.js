@@ -1011,13 +1011,22 @@
       : agentName(m.agent_id);
     const meta = el("div", { class: "meta" }, el("span", { class: "who", text: who }),
       el("span", { class: "time", text: fmtClock(m.created_at) }));
-    if (m.direction === "agent") {
-      meta.append(m.delivered_at
-        ? el("span", { class: "delivery delivered", title: fmtClock(m.delivered_at), text: `✓ ${t("delivered")}` })
-        : el("span", { class: "delivery pending", text: t("sending") }));
-    }
-    return el("li", { class: `msg ${m.direction}` + (m.delivered_at ? "" : " undelivered"), data: { id: m.id } },
+    if (m.direction === "agent") meta.append(deliveryMark(m));
+    const state = m.delivered_at ? "" : m.failed_at ? " refused" : " undelivered";
+    return el("li", { class: `msg ${m.direction}${state}`, data: { id: m.id } },
       meta, el("div", { class: "text", text: m.text || "" }));
+  }
+
+  /** Delivered, on its way, or refused for good by the customer's channel (and why). */
+  function deliveryMark(m) {
+    if (m.delivered_at) {
+      return el("span", { class: "delivery delivered", title: fmtClock(m.delivered_at), text: `✓ ${t("delivered")}` });
+    }
+    if (m.failed_at) {
+      return el("span", { class: "delivery refused", title: fmtClock(m.failed_at),
+                          text: `✗ ${window.ConsoleDom.refusal(m.failure, lang)}` });
+    }
+    return el("span", { class: "delivery pending", text: t("sending") });
   }
 
   // Message nodes are kept while unchanged, so that an agent selecting text to copy keeps the

@@ -70,9 +70,25 @@
     return data;
   }
 
+  /** Why the customer's channel refused a message for good (common/undeliverable.py), for agents. */
+  const REFUSALS = {
+    window_closed: ["未送达：客户超过 48 小时未发消息，微信不允许再主动发送，请待客户再次来信或改用电话联系",
+      "Not delivered: more than 48 h since the customer last wrote, WeChat allows no more messages; wait for them to write or call them"],
+    send_limit: ["未送达：自客户上次来信后发送条数已达微信上限，请待客户再次来信",
+      "Not delivered: WeChat's limit of messages since the customer last wrote is reached; wait for them to write"],
+    unsubscribed: ["未送达：客户已取消关注或屏蔽了公众号", "Not delivered: the customer unfollowed or blocked the account"],
+    unknown_user: ["未送达：渠道不认识该客户", "Not delivered: the channel does not know this customer"],
+  };
+
+  function refusal(reason, lang) {
+    const pair = REFUSALS[reason] || ["未送达：客户的渠道拒收", "Not delivered: the customer's channel refused it"];
+    return pair[lang === "en" ? 1 : 0];
+  }
+
   window.ConsoleDom = Object.freeze({
     ApiError,
     api,
+    refusal,
     $: (sel, root = document) => root.querySelector(sel),
     $$: (sel, root = document) => Array.from(root.querySelectorAll(sel)),
     /** An HTML element; strings among the children become text nodes, `text` sets textContent. */

@@ -354,7 +354,7 @@
   function watchDeliveries() {
     const d = S.detail;
     if (!d) return;
-    const pending = d.events.some((e) => e.public && !e.delivered_at && now() - e.at < DELIVERY_CHECK_FOR);
+    const pending = d.events.some((e) => e.public && !e.delivered_at && !e.failed_at && now() - e.at < DELIVERY_CHECK_FOR);
     if (!pending) return;
     const number = d.ticket.number;
     S.deliveryTimer = setTimeout(() => {
@@ -644,10 +644,13 @@
   function eventMark(e) {
     if (e.kind === "note") return el("span", { class: "tk-mark internal", text: t("internal") });
     if (e.public) {
-      return el("span", { class: "tk-mark public" + (e.delivered_at ? " delivered" : " pending") },
+      const state = e.delivered_at ? "delivered" : e.failed_at ? "refused" : "pending";
+      const at = e.delivered_at || e.failed_at;
+      const text = state === "delivered" ? t("delivered_at", { time: fmtClock(e.delivered_at) })
+        : state === "refused" ? window.ConsoleDom.refusal(e.failure, lang) : t("not_delivered");
+      return el("span", { class: `tk-mark public ${state}` },
         el("span", { class: "tk-sent", text: t("sent") }), " · ",
-        el("span", { class: "tk-delivery", title: e.delivered_at ? new Date(e.delivered_at * 1000).toLocaleString() : "",
-                     text: e.delivered_at ? t("delivered_at", { time: fmtClock(e.delivered_at) }) : t("not_delivered") }));
+        el("span", { class: "tk-delivery", title: at ? new Date(at * 1000).toLocaleString() : "", text }));
     }
     if (e.kind === "customer_message") return el("span", { class: "tk-mark customer", text: t("from_customer") });
     return null;
@@ -694,7 +697,8 @@
         el("span", { class: "time", text: fmtClock(m.created_at) }));
       if (m.direction === "agent") {
         meta.append(m.delivered_at ? el("span", { class: "delivery delivered", text: `✓ ${t("delivered")}` })
-          : el("span", { class: "delivery pending", text: t("sending") }));
+          : m.failed_at ? el("span", { class: "delivery refused", text: `✗ ${window.ConsoleDom.refusal(m.failure, lang)}` })
+            : el("span", { class: "delivery pending", text: t("sending") }));
       }
       return el("li", { class: `msg ${m.direction}`, data: { id: m.id } }, meta, el("div", { class: "text", text: m.text || "" }));
     }));

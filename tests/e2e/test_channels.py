@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -270,6 +271,46 @@ def test_wechat_handoff_agent_reply_via_customer_service_api_and_survey(channels
         assert "1. 5" in survey.content  # the rating buttons as numbered lines
         thanks = oa.send_text(user, "5")  # the survey's first button is 5
         assert "谢谢您的评分" in thanks.content, thanks.content
+    finally:
+        agent.close()
+
+
+def test_wechat_refuses_replies_after_the_48_hour_window_they_are_marked_not_sent_again(channels):
+    """WeChat refuses customer-service messages once the customer has not written for 48 hours (errcode 45015).
+    Through the real Rasa server's WeChat channel: the agent's replies are marked not delivered, with the reason,
+    at once, and never sent again (common/undeliverable.py); once the customer writes again, replies go out."""
+    oa, user = channels.oa("aes"), openid()
+    agent = _agent(channels)
+    try:
+        oa.send_text(user, "转人工")
+        conv = agent.conversation_of(f"wechat:{user}")
+        agent.accept(conv["id"])
+        assert "已接入" in channels.wechat.wait_for_sent(user, 1)[-1].content
+
+        channels.wechat.reject_user(user)  # 48 hours later: the window has closed
+        texts = ["您的退款已经处理好了", "还有其他可以帮您的吗？"]
+        sent = [agent.reply(conv["id"], body) for body in texts]
+        refused = [agent.wait_message(conv["id"], lambda m, i=m["id"]: m["id"] == i and m["failed_at"],
+                                      f"message {m['id']} never marked refused") for m in sent]
+        assert [(m["text"], m["delivered_at"], m["failure"]) for m in refused] == [
+            (body, None, "window_closed") for body in texts]
+        time.sleep(5)  # the outbox would have tried again by now (pauses of 1, 2 ... s)
+        with sqlite3.connect(channels.handoff_db) as db:
+            tries = db.execute("SELECT attempts, failed_at IS NOT NULL, last_error FROM outbox WHERE message_id IN "
+                               "(?, ?) ORDER BY id", tuple(m["id"] for m in sent)).fetchall()
+        assert [t[:2] for t in tries] == [(1, 1), (1, 1)], tries
+        assert all("window_closed" in t[2] and "45015" in t[2] for t in tries), tries
+        assert not [s for s in channels.wechat.sent_to(user) if s.content in texts]
+        metrics = requests.get(f"{channels.handoff_url}/metrics", timeout=10).text
+        assert 'cs_handoff_messages_undeliverable_total{channel="wechat",reason="window_closed"}' in metrics
+
+        # the customer writes again: the window is open again and the next reply reaches them
+        channels.wechat.accept_user(user)
+        assert oa.send_text(user, "我又来了").empty
+        agent.wait_customer_message(conv["id"], "我又来了")
+        again = agent.reply(conv["id"], "您好，退款已到账，请查收")
+        agent.wait_delivered(conv["id"], again["id"])
+        assert [s.content for s in channels.wechat.sent_to(user)][-1] == "您好，退款已到账，请查收"
     finally:
         agent.close()
 

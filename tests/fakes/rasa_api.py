@@ -22,7 +22,9 @@ Every request to a conversation route is recorded, in arrival order (`calls()`; 
 answered 200), and failure modes can be switched while it runs:
 
 - `down()`: the port stops listening (connection refused), `up()`: listening again on the same port;
-- `fail(status=500, count=None, sender=None)`: answer `status` with Rasa's ConversationError body;
+- `fail(status=500, count=None, sender=None, error="injected")`: answer `status` with Rasa's ConversationError
+  body, `error` being the exception's text in its message (a channel's refusal carries its tag there,
+  common/undeliverable.py);
 - `slow(delay, count=None, sender=None)`: wait `delay` seconds, then answer normally;
 - `count`: how many matching requests are affected (None: all until `heal()`); `sender`: only that
   conversation's requests;
@@ -75,6 +77,7 @@ class Fault:
     delay: float = 0.0
     count: Optional[int] = None  # matching requests still to affect; None = all
     sender: Optional[str] = None
+    error: str = "injected"  # what the error's message says after "An unexpected error occurred. Error: "
 
     def matches(self, sender: str) -> bool:
         return self.mode != "none" and self.count != 0 and (self.sender is None or self.sender == sender)
@@ -158,7 +161,7 @@ class FakeRasa:
         if fault is not None and fault.mode == "slow":
             await asyncio.sleep(fault.delay)
         elif fault is not None:
-            return _error(fault.status, "ConversationError", "An unexpected error occurred. Error: injected")
+            return _error(fault.status, "ConversationError", f"An unexpected error occurred. Error: {fault.error}")
         if call.intent not in self.intents:
             # Rasa 3.6 formats the handler function, not the intent, into this message; kept simple here.
             return _error(404, "NotFound", f"The intent {call.intent} does not exist in the domain.")
@@ -248,9 +251,10 @@ class FakeRasa:
             self._calls.clear()
             self._trackers.clear()
 
-    def fail(self, status: int = 500, count: Optional[int] = None, sender: Optional[str] = None) -> None:
+    def fail(self, status: int = 500, count: Optional[int] = None, sender: Optional[str] = None,
+             error: str = "injected") -> None:
         with self._lock:
-            self._fault = Fault("error", status=status, count=count, sender=sender)
+            self._fault = Fault("error", status=status, count=count, sender=sender, error=error)
 
     def slow(self, delay: float, count: Optional[int] = None, sender: Optional[str] = None) -> None:
         with self._lock:

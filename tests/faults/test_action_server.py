@@ -1,16 +1,21 @@
 """The action server crashed (SIGKILL) or stalled (SIGSTOP) mid-conversation, with the real model: the customer
 gets one polite answer with a way to a person (bot/action_guard.py), quickly, never silence; a form in progress
-stays where it was and goes on once the action server is back."""
+stays where it was and goes on once the action server is back; an agent's messages sent meanwhile wait in the
+handoff service's outbox and reach the customer once it is back, in order, once each."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sqlite3
 import time
 
 import pytest
 
 from actions.order_texts import text
+from common.rasa_marks import ACTION_SERVER_UNAVAILABLE
 from tests.e2e.chat import SocketCustomer, new_sender, rest_say
+from tests.e2e.test_handoff import Agent, _customer, off
 from tests.e2e.test_orders import SAY, demo, status_header  # noqa: F401 - demo is a fixture
 from tests.faults.conftest import bot_texts, response_texts, tracker
 
@@ -86,3 +91,46 @@ def test_action_server_stalled_mid_form_answers_within_the_bound_and_the_form_go
     stack.supervisor.send_signal("actions", signal.SIGCONT)
     replies = rest_say(stack.rasa_url, sender, f"{order.number} {demo.last4(order)}")
     assert bot_texts(replies)[0].startswith(status_header(order.number, order.status, "zh")), replies
+
+
+async def test_action_server_down_an_agents_messages_wait_and_reach_the_customer_once_in_order(faults):
+    stack = faults
+    customer = await _customer(stack)
+    agent = await off(Agent, stack)
+    try:
+        await customer.say("你好", expect=2)
+        await customer.say("我要转人工")
+        conv = await off(agent.conversation_of, customer.session_id)
+        await off(agent.accept, conv["id"])
+        await customer.next_text("已接入")
+
+        stack.supervisor.kill("actions")
+        texts = ["我来帮您查一下物流", "已经联系快递员了，请稍等"]
+        sent = [await off(agent.reply, conv["id"], body) for body in texts]
+        await asyncio.sleep(5)  # Rasa takes each try (200) but cannot run the action: nothing reaches the customer
+        assert customer.inbox.empty(), customer.inbox
+        detail = await off(agent.detail, conv["id"])
+        assert [m["delivered_at"] for m in detail["messages"] if m["id"] in {s["id"] for s in sent}] == [None, None]
+        # kept in the outbox, tried and failed with the reason, the later message behind the first
+        with sqlite3.connect(stack.handoff_db) as db:
+            kept = db.execute("SELECT entities_json, attempts, last_error FROM outbox WHERE conversation_id = ? "
+                              "AND delivered_at IS NULL ORDER BY id", (conv["id"],)).fetchall()
+        assert [json.loads(e)["agent_text"] for e, _, _ in kept] == texts, kept
+        attempts, error = kept[0][1:]
+        assert attempts >= 1 and "action server was unavailable" in error, (attempts, error)
+        marked = [e for e in tracker(stack, customer.session_id)["events"]
+                  if (e.get("metadata") or {}).get(ACTION_SERVER_UNAVAILABLE)]
+        assert marked and all(e["event"] == "followup" for e in marked), marked  # no apology to the customer
+
+        await off(stack.supervisor.restart, "actions")
+        got = [(await customer.next_text(texts[0], timeout=60))["text"], (await customer.next_text(texts[1]))["text"]]
+        assert got == texts
+        for message in sent:
+            assert (await off(agent.wait_delivered, conv["id"], message["id"]))["delivered_at"]
+        await asyncio.sleep(2)
+        assert customer.inbox.empty(), customer.inbox  # once each
+        bot = [e.get("text") for e in tracker(stack, customer.session_id)["events"] if e["event"] == "bot"]
+        assert [bot.count(body) for body in texts] == [1, 1], bot
+    finally:
+        await customer.close()
+        await off(agent.close)

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from yarl import URL
 
 from common.settings import ROOT, Settings
+from common.undeliverable import ChannelRefused, Refusal
 from handoff import tickets_api
 from handoff.app import build_app
 from handoff.auth import hash_password
@@ -546,6 +547,61 @@ async def test_overdue_tickets_are_pushed_once_and_counted_in_metrics(service):
         await sue_ws.close()
     finally:
         await _close(bot, al, sue)
+
+
+async def test_a_notice_the_channel_refuses_for_good_is_marked_and_not_sent_again(service):
+    """WeChat's 48-hour window has closed (common/undeliverable.py): Rasa answers 500 with the channel's tagged
+    refusal. The notice is marked in the ticket's history with the reason and counted, never sent again, and
+    the conversation's later notices still go out."""
+    bot, al = await _clients(service, None, ("al", True))
+    sender = "wechat:o-window-closed"
+    refusal = ChannelRefused(Refusal("wechat", "window_closed", 45015),
+                             "WeChat API error 45015: response out of time limit or subscription is canceled")
+    try:
+        async with bot.http.get(service.url + "/metrics") as resp:
+            before = _metrics(await resp.text())
+        refused_key = ("cs_handoff_messages_undeliverable_total", (("channel", "wechat"), ("reason", "window_closed")))
+        conversation = await _chat(bot, al, sender, channel="wechat")
+        service.rasa.fail(500, sender=sender, error=str(refusal))
+        status, body = await al.post("/api/tickets", {"conversation_id": conversation["id"], "category": "technical"})
+        assert status == 201, body
+        number = body["ticket"]["number"]
+
+        async def created_refused():
+            status, detail = await al.get(f"/api/tickets/{number}")
+            return detail if status == 200 and detail["events"][0]["failed_at"] else None
+        detail = await _wait_for(created_refused, "the creation notice marked refused")
+        created = detail["events"][0]
+        assert (created["kind"], created["public"], created["delivered_at"], created["failure"]) == (
+            "created", True, None, "window_closed")
+        notice_calls = [c for c in service.rasa.calls(sender, AGENT_MSG)
+                        if c.entities.get("ticket_event") == str(created["id"])]
+        await asyncio.sleep(3)  # the outbox would have tried again by now (pauses of 1, 2 ... s)
+        assert [c.status for c in service.rasa.calls(sender, AGENT_MSG)
+                if c.entities.get("ticket_event") == str(created["id"])] == [500] == [c.status for c in notice_calls]
+        async with bot.http.get(service.url + "/metrics") as resp:
+            after = _metrics(await resp.text())
+        # everything the service sent this customer meanwhile (the end of the chat too) was refused once each
+        refused = [(c.intent, json.dumps(c.entities, sort_keys=True)) for c in service.rasa.calls(sender)]
+        assert len(refused) == len(set(refused)) >= 2 and {c.status for c in service.rasa.calls(sender)} == {500}
+        assert after[refused_key] - before.get(refused_key, 0) == len(refused)
+
+        # the customer writes again (the window opens): the next notice goes out
+        service.rasa.heal()
+        status, body = await al.post(f"/api/tickets/{number}/replies", {"text": "We are on it"})
+        assert status == 201, body
+        reply_id = body["event"]["id"]
+
+        async def reply_delivered():
+            status, detail = await al.get(f"/api/tickets/{number}")
+            found = [e for e in detail["events"] if e["id"] == reply_id and e["delivered_at"]]
+            return found[0] if found else None
+        reply = await _wait_for(reply_delivered, "the reply's notice delivered")
+        assert reply["failed_at"] is None and reply["failure"] is None
+        assert any(c.entities.get("ticket_event") == str(reply_id) for c in _delivered(service, sender, number))
+    finally:
+        service.rasa.heal()
+        await _close(bot, al)
 
 
 # --- the OpenAPI document -------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ def active(store, sender="web-1", agent_id="a1"):
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
                    "offer_passes", "outbox_leases", "conversation_log", "login_failures", "customer_advisors",
                    "handoff_requests", "tickets", "ticket_events"}
-LATEST = 8
+LATEST = 9
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):
@@ -867,6 +867,30 @@ def test_undelivered_oldest_first_and_mark_delivered_idempotent(store, clock):
     store.mark_delivered(m3.id)
     assert store.undelivered() == []
     assert store.undelivered("customer") == [customer]
+
+
+def test_an_item_the_channel_refused_leaves_the_outbox_and_its_message_keeps_why(store, clock):
+    agent(store, "a1")
+    c = active(store, "wechat:o1", "a1")
+    first = store.add_message(c.id, "agent", "refund done", agent_id="a1", deliver=True)
+    second = store.add_message(c.id, "agent", "anything else?", agent_id="a1", deliver=True)
+    items = {i.message_id: i for i in store.pending_outbox() if i.conversation_id == c.id}
+    clock.advance(5)
+    store.outbox_undeliverable(items[first.id].id, "window_closed", "wechat refused the message for good")
+    # done with: neither pending nor claimed again, not counted as backlog; the next item goes on
+    assert [i.message_id for i in store.pending_outbox() if i.conversation_id == c.id] == [second.id]
+    assert [i.message_id for i in store.claim_outbox("w1", 60) if i.conversation_id == c.id] == [second.id]
+    assert store.outbox_backlog() == len(store.pending_outbox())
+    refused = store.message(first.id)
+    assert (refused.delivered_at, refused.failed_at, refused.failure) == (None, T0 + 5, "window_closed")
+    assert first.id not in [m.id for m in store.undelivered()] and second.id in [m.id for m in store.undelivered()]
+    # once: a second report changes nothing
+    clock.advance(5)
+    store.outbox_undeliverable(items[first.id].id, "send_limit", "again")
+    again = store.message(first.id)
+    assert (again.failed_at, again.failure) == (T0 + 5, "window_closed")
+    store.outbox_delivered(items[second.id].id)
+    assert store.message(second.id).delivered_at == T0 + 10 and store.message(second.id).failed_at is None
 
 
 def test_messages_of_unknown_conversation_is_empty(store):

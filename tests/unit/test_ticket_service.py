@@ -445,7 +445,8 @@ def test_view(world):
     event = world.service.tickets.events(ticket.id)[0]
     assert world.service.event_view(event) == {
         "id": event.id, "kind": "created", "at": at(2, 10), "agent_id": "cmp", "from_status": None,
-        "to_status": "open", "text": event.text, "public": True, "delivered_at": None}
+        "to_status": "open", "text": event.text, "public": True, "delivered_at": None,
+        "failed_at": None, "failure": None}
 
 
 # --- the customer asking about their tickets -------------------------------------------------------------
