@@ -45,6 +45,7 @@ from ops.paths import ROOT, VENV_BIN
 from ops.services import build_services
 from orders.factory import ensure_seeded
 from orders.fixture import load_fixture
+from tests.e2e.test_orders import status_header
 from tests.scale.cluster import Nginx, Proc, free_port
 from tests.scale.test_handoff_replicas import check_history
 
@@ -306,10 +307,12 @@ def test_two_of_each_behind_nginx_one_of_each_killed_lose_nothing(cluster: Clust
                     [m.get("text") for m in first], (first, again.text)
             say("帮我看看订单现在是什么状态")
             proof = say(f"订单号是{number}，手机尾号{last4}")
-            # verified only when the order was shown: a turn that failed, or met the killed action server
-            # (a polite "try again" answer), rightly leaves the customer to be asked again
+            # verified only when the order's status was shown: a turn that failed, or met the killed action
+            # server (a polite "try again" answer), rightly leaves the customer to be asked again — and so does
+            # a lost "帮我看看订单…" (never acknowledged): the number then comes without a task, the bot echoes
+            # it and asks what for ("已收到订单号 …，请问需要办理什么？"), and nothing was verified
             proven = " ".join(m.get("text") or "" for m in proof or [])
-            verified = number in proven and not any(a in proven for a in ASK_AGAIN)
+            verified = status_header(number, order.status, "zh") in proven
             events["rasa"].wait(240)  # the rest of the conversation on the server that survived
             answer = say("那快递现在到哪里了")
             if answer is not None and verified:
@@ -565,8 +568,23 @@ def test_two_of_each_behind_nginx_one_of_each_killed_lose_nothing(cluster: Clust
           f"({pushed} pushed to widgets, {missed_push} while the widget reconnected), kills: {kill_log}, "
           f"load {elapsed:.0f} s")
     assert acked >= total_rest_turns * 0.8
-    if reasked:
-        # Known gap, under investigation (docs/scale-out.md): now and then a customer whose order was shown
-        # (verified) before the Rasa kill is asked for the phone digits again on the surviving server, although
-        # every acknowledged message is in the tracker once. Every other check above has passed by here.
-        pytest.xfail(f"verified before the Rasa kill, asked again after it: {reasked}")
+    for sender, _ in reasked:  # what the failure below needs to be understood
+        print(f"\n--- {sender}: events in the tracker store")
+        for line in describe_events(c.tracker_db, sender):
+            print(line)
+    assert not reasked, f"verified before the Rasa kill, asked again after it: {reasked}"
+
+
+def describe_events(tracker_db: str, sender: str) -> List[str]:
+    """One line per stored event of `sender` (id, time, type, intent/action, slot, text): what a failed check
+    needs to be understood."""
+    lines = []
+    for event_id, timestamp, type_name, data in rows(
+            tracker_db, "SELECT id, timestamp, type_name, data FROM events WHERE sender_id = %s ORDER BY id",
+            (sender,)):
+        e = json.loads(data)
+        what = (e.get("name") or ((e.get("parse_data") or {}).get("intent") or {}).get("name") or "")
+        value = f"{e.get('name')}={e.get('value')!r}" if type_name == "slot" else ""
+        text = (e.get("text") or "")[:60]
+        lines.append(f"{event_id:>7} {timestamp:.6f} {type_name:<22} {what:<32} {value} {text}")
+    return lines
