@@ -254,29 +254,8 @@
     return `${sign}${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
   }
 
-  class ApiError extends Error {
-    constructor(status, message) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  async function getJson(path) {
-    let res;
-    try {
-      res = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    } catch (e) {
-      throw new ApiError(0, t("network_error"));
-    }
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!res.ok) throw new ApiError(res.status, (data && typeof data.error === "string" && data.error) || `${res.status}`);
-    return data;
-  }
+  /** The console's API call (console/dom.js): the JSON, or an ApiError with the status and the service's text. */
+  const getJson = (path) => window.ConsoleDom.api("GET", path, undefined, { networkError: t("network_error") });
 
   // ---------------------------------------------------------------------------------------------
   // State: the filters (also in the URL) and the last report

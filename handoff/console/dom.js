@@ -26,11 +26,13 @@
     return n;
   }
 
-  /** An answer of the API that is not a success: `status` (0: the service could not be reached). */
+  /** An answer of the API that is not a success: `status` (0: the service could not be reached) and the
+   * answer's JSON `body` (null without one), e.g. the current version a 409 sends back. */
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, body = null) {
       super(message);
       this.status = status;
+      this.body = body;
     }
   }
 
@@ -65,7 +67,7 @@
     if (!res.ok) {
       const message = (data && typeof data.error === "string" && data.error) || `${res.status} ${res.statusText}`;
       if (res.status === 401 && options.onUnauthorized) options.onUnauthorized(path);
-      throw new ApiError(res.status, message);
+      throw new ApiError(res.status, message, data);
     }
     return data;
   }

@@ -65,20 +65,11 @@
     setTimeout(() => n.remove(), kind === "error" ? 8000 : 5000);
   }
 
-  class ApiError extends Error {
-    constructor(status, message, body) { super(message); this.status = status; this.body = body; }
-  }
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    let res;
-    try { res = await fetch(path, opts); } catch (e) { throw new ApiError(0, t("network_error")); }
-    let data = null;
-    if (res.status !== 204) { try { data = await res.json(); } catch (e) { data = null; } }
-    if (res.status === 401) { location.replace("/console/"); throw new ApiError(401, "login"); }
-    if (!res.ok) throw new ApiError(res.status, (data && data.error) || `${res.status}`, data);
-    return data;
-  }
+  // The console's API call (console/dom.js); an ended session goes back to the login page.
+  const api = (method, path, body) => window.ConsoleDom.api(method, path, body, {
+    networkError: t("network_error"),
+    onUnauthorized: () => location.replace("/console/"),
+  });
   const report = (err) => { if (err && err.status !== 401) { console.error(err); toast((err && err.message) || t("error"), "error"); } };
 
   const S = { me: null, entries: [], current: null, categories: [], tags: [], files: [], polling: null };

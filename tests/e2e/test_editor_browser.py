@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PASSWORD = "editor-browser-password"  # test-only
 OLD_EN = "Orders over ¥99 ship free; otherwise shipping is ¥10."
 NEW_EN = "Shipping is free on every order this month."
+THEIR_EN = "Shipping costs ¥8 below ¥99."
 GIFT_ANSWER = "Yes: add a note 'gift wrap' to your order and we wrap it for free, with a card."
 WAIT = 120  # publishing builds and evaluates an index; 2 shared cores
 
@@ -118,6 +119,35 @@ def test_editor_edits_previews_publishes_and_rolls_back(service, new_browser):
     text_in(driver, "#save-status", "Saved to logistics.yml")
     assert NEW_EN in (corpus / "logistics.yml").read_text(encoding="utf-8")
 
+    # What the service finds wrong is shown at its field (from the 400's body)
+    category = driver.find_element(By.ID, "f-category")
+    kept = category.get_attribute("value")
+    category.clear()
+    driver.find_element(By.ID, "save").click()
+    wait.until(lambda d: any(li.text.startswith("category: category is required")
+                             for li in d.find_elements(By.CSS_SELECTOR, "#form-problems li.error")))
+    category.send_keys(kept)
+
+    # Another editor saved the entry meanwhile: the 409 carries the current version, which the form loads
+    other = requests.Session()
+    assert other.post(url + "/api/login", json={"agent_id": "erin", "password": PASSWORD}, timeout=10).ok
+    current = other.get(url + "/api/kb/entries/shipping-fee", timeout=10).json()["entry"]
+    changed = {k: current[k] for k in ("id", "category", "tags", "questions", "file")}
+    resp = other.put(url + "/api/kb/entries/shipping-fee", timeout=10, json={
+        **changed, "answer": {**current["answer"], "en": THEIR_EN}, "etag": current["etag"]})
+    assert resp.status_code == 200, resp.text
+    answer.clear()
+    answer.send_keys("my late edit")
+    driver.find_element(By.ID, "save").click()
+    wait.until(lambda d: d.find_element(By.ID, "f-answer-en").get_attribute("value") == THEIR_EN)
+    text_in(driver, "#toasts", "Someone else changed this entry")
+    assert "my late edit" not in (corpus / "logistics.yml").read_text(encoding="utf-8")
+    answer = driver.find_element(By.ID, "f-answer-en")
+    answer.clear()
+    answer.send_keys(NEW_EN)
+    driver.find_element(By.ID, "save").click()
+    wait.until(lambda d: NEW_EN in (corpus / "logistics.yml").read_text(encoding="utf-8"))
+
     driver.find_element(By.ID, "preview-text").send_keys("How much is shipping?")
     driver.find_element(By.ID, "preview-go").click()
     text_in(driver, "#preview-draft .answer-text", NEW_EN)
@@ -142,7 +172,10 @@ def test_editor_edits_previews_publishes_and_rolls_back(service, new_browser):
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "f-answer-en").get_attribute("value") == OLD_EN)
     errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
               and "/api/me - " not in e["message"]  # the console's first look for a session, before the login
-              and "/favicon.ico - " not in e["message"]]
+              and "/favicon.ico - " not in e["message"]
+              # the two refusals above, on purpose
+              and not ("/api/kb/entries/shipping-fee - " in e["message"]
+                       and ("(Bad Request)" in e["message"] or "(Conflict)" in e["message"]))]
     assert errors == []
 
     agent = requests.Session()
