@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,18 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+def _own_group() -> None:  # runs in the child between fork and exec
+    os.setsid()
+
+
+def _child_setup():
+    """What a child does before exec. The kernel sends PR_SET_PDEATHSIG when the *thread* that forked the
+    child ends, not the process: a service (re)started from a worker thread (e.g. asyncio.to_thread in a
+    test) would get SIGTERM as soon as that thread is done. So only children forked by the main thread
+    are tied to the supervisor's life; the others rely on the registry (clean_stale) like after a crash."""
+    return _die_with_parent if threading.current_thread() is threading.main_thread() else _own_group
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -117,7 +130,7 @@ class Supervisor:
         self.procs[spec.name] = subprocess.Popen(
             spec.argv, cwd=Path(__file__).resolve().parent.parent, env={**os.environ, **spec.env},
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_child_setup())
         log.close()
 
     def _wait_healthy(self, spec: ServiceSpec) -> None:
