@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -142,9 +143,11 @@ def _env(var_dir: Path, port: int) -> dict:
     return env
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[HandoffService]:
+@contextmanager
+def running_service(tmp_path: Path, **env: str) -> Iterator[HandoffService]:
+    """The service with the test agents, started (`env`: more of its environment), stopped afterwards."""
     running = HandoffService(tmp_path)
+    running.env.update(env)
     for agent in AGENTS:
         running.add_agent(*agent)
     running.start()
@@ -152,6 +155,12 @@ def service(tmp_path: Path) -> Iterator[HandoffService]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[HandoffService]:
+    with running_service(tmp_path) as running:
+        yield running
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -508,7 +517,7 @@ def test_console_reconnects_after_a_restart_and_notices_an_ended_session(service
     _wait_for(browser, _row(chat["id"], "mine"))
     # An English conversation is offered English canned replies.
     _wait(browser).until(lambda d: d.find_element(By.ID, "canned").is_enabled())
-    titles = [o.text for o in Select(browser.find_element(By.ID, "canned")).options]
+    titles = _texts(browser, "#canned option")  # in one go: the list may be redrawn between single reads
     assert "Greeting" in titles and "问候" not in titles
 
     # The session ends elsewhere (logged out in another tab): the service closes the page's live

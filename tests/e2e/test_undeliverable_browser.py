@@ -18,7 +18,6 @@ from selenium.webdriver.support.ui import Select
 
 from common.undeliverable import ChannelRefused, Refusal
 from tests.e2e.test_console import (
-    AGENTS,
     HandoffService,
     _api,
     _click,
@@ -31,6 +30,7 @@ from tests.e2e.test_console import (
     _texts,
     _wait,
     _wait_for,
+    running_service,
 )
 from tests.fakes.rasa_api import FakeRasa
 
@@ -49,15 +49,8 @@ def rasa() -> Iterator[FakeRasa]:
 
 @pytest.fixture
 def service(tmp_path: Path, rasa: FakeRasa) -> Iterator[HandoffService]:
-    running = HandoffService(tmp_path)
-    running.env.update({"CS_RASA_PORT": str(rasa.port), "CS_RASA_TOKEN": rasa.token})
-    for agent in AGENTS:
-        running.add_agent(*agent)
-    running.start()
-    try:
+    with running_service(tmp_path, CS_RASA_PORT=str(rasa.port), CS_RASA_TOKEN=rasa.token) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_reply_the_channel_refuses_is_marked_with_the_reason_and_the_next_one_delivered(service, rasa, browser):
