@@ -9,6 +9,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests.e2e.located import Chromium
+
 
 def _system_binary(*names: str) -> str:
     for name in names:
@@ -30,7 +32,7 @@ def start_chromium(profile: str, language: str = "zh-CN") -> webdriver.Chrome:
     options.add_experimental_option("prefs", {"intl.accept_languages": accept})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, for driver.get_log
     # A system chromedriver: Selenium Manager must not try to download one.
-    return webdriver.Chrome(options=options, service=Service(executable_path=_system_binary("chromedriver")))
+    return Chromium(options=options, service=Service(executable_path=_system_binary("chromedriver")))
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.e2e.located import texts
+
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 def _bot_texts(driver) -> list:
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".rw-response")]
+    return texts(driver, ".rw-response")
 
 
 def test_web_chat_page_answers_a_question(stack, browser, tmp_path):
@@ -23,8 +25,7 @@ def test_web_chat_page_answers_a_question(stack, browser, tmp_path):
     box.send_keys(Keys.ENTER)
     wait.until(lambda d: any("包邮" in t for t in _bot_texts(d)))
     browser.save_screenshot(str(tmp_path / "webchat.png"))
-    user = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".rw-client")]
-    assert "运费怎么算" in user
+    assert "运费怎么算" in [t.strip() for t in texts(browser, ".rw-client")]
 
     box.send_keys("我的快递到哪了")
     box.send_keys(Keys.ENTER)

@@ -26,6 +26,7 @@ from knowledge.index import build_from_corpus, current_version, open_current
 from knowledge.search import KnowledgeBase
 from ops.paths import ROOT, VENV_BIN
 from tests.conftest import free_port
+from tests.e2e.located import attributes, texts
 from tests.insight_fixture import RasaTrackerWriter
 from tests.kb_editing_fixture import OPTIONS, write_corpus, write_queries
 
@@ -124,8 +125,8 @@ def test_editor_edits_previews_publishes_and_rolls_back(service, new_browser):
     kept = category.get_attribute("value")
     category.clear()
     driver.find_element(By.ID, "save").click()
-    wait.until(lambda d: any(li.text.startswith("category: category is required")
-                             for li in d.find_elements(By.CSS_SELECTOR, "#form-problems li.error")))
+    wait.until(lambda d: any(t.strip().startswith("category: category is required")
+                             for t in texts(d, "#form-problems li.error")))
     category.send_keys(kept)
 
     # Another editor saved the entry meanwhile: the 409 carries the current version, which the form loads
@@ -221,20 +222,17 @@ def test_make_faq_entry_from_an_unanswered_cluster_in_one_step(service, new_brow
     driver.find_element(By.ID, "login-submit").click()
     wait.until(EC.visibility_of_element_located((By.ID, "app")))
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#unanswered li")) == 2)  # the first call embeds
-    items = driver.find_elements(By.CSS_SELECTOR, "#unanswered li")
-    assert items[0].find_element(By.TAG_NAME, "strong").text == "3×"
-    assert "支持分期吗" in items[0].text and "Do you offer gift wrapping?" in items[1].text
+    assert texts(driver, "#unanswered li strong")[0] == "3×"
+    items = texts(driver, "#unanswered li")
+    assert "支持分期吗" in items[0] and "Do you offer gift wrapping?" in items[1]
 
-    items[1].find_element(By.CSS_SELECTOR, "button.make-entry").click()  # gift wrap: the agent's answer
+    driver.find_element(By.CSS_SELECTOR, "#unanswered li:nth-of-type(2) button.make-entry").click()  # gift wrap
     wait.until(lambda d: d.find_element(By.ID, "f-answer-en").get_attribute("value") == GIFT_ANSWER)
-    questions = [q.get_attribute("value") for q in driver.find_elements(By.CSS_SELECTOR, "#questions input.q")]
-    assert questions == ["Do you offer gift wrapping?"]
+    assert attributes(driver, "#questions input.q", "value") == ["Do you offer gift wrapping?"]
 
-    items = driver.find_elements(By.CSS_SELECTOR, "#unanswered li")
-    items[0].find_element(By.CSS_SELECTOR, "button.make-entry").click()  # instalments: questions only
-    wait.until(lambda d: [q.get_attribute("value") for q in d.find_elements(By.CSS_SELECTOR, "#questions input.q")]
-               [:1] == ["可以分期付款吗"])
-    questions = [q.get_attribute("value") for q in driver.find_elements(By.CSS_SELECTOR, "#questions input.q")]
+    driver.find_element(By.CSS_SELECTOR, "#unanswered li:nth-of-type(1) button.make-entry").click()  # questions only
+    wait.until(lambda d: attributes(d, "#questions input.q", "value")[:1] == ["可以分期付款吗"])
+    questions = attributes(driver, "#questions input.q", "value")
     assert sorted(questions) == sorted(["可以分期付款吗", "支持分期吗", "能用花呗分期吗"])
     assert driver.find_element(By.ID, "f-answer-zh").get_attribute("value") == ""
     driver.find_element(By.ID, "f-id").send_keys("instalments")

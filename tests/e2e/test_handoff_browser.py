@@ -17,6 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from actions.texts import text
 from handoff.auth import hash_password
 from handoff.store import HandoffStore
+from tests.e2e.located import attributes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 WAIT = 40
@@ -127,8 +128,7 @@ def test_customer_in_web_chat_and_agent_in_console(stack, new_browser, tmp_path)
         _customer_says(customer, "我还想找人工问一下")
         _customer_sees(customer, "转接人工客服（编号")
         cid2 = WebDriverWait(console, WAIT).until(
-            lambda d: [e.get_attribute("data-id") for e in d.find_elements(By.CSS_SELECTOR, "#list-offered .conv")
-                       if e.get_attribute("data-id") != cid] or None)[0]
+            lambda d: [i for i in attributes(d, "#list-offered .conv", "data-id") if i != cid] or None)[0]
         _click(console, f'.conv[data-id="{cid2}"] .accept')
         WebDriverWait(console, WAIT).until(lambda d: d.find_element(By.ID, "resolve-bot").is_enabled())
         console.find_element(By.ID, "resolve-bot").click()
