@@ -219,6 +219,10 @@ ALTER TABLE messages ADD COLUMN failure TEXT;
 ALTER TABLE ticket_events ADD COLUMN failed_at REAL;
 ALTER TABLE ticket_events ADD COLUMN failure TEXT
 """),
+    # 10: a ticket waiting on the customer stops its due time's clock (tickets/model.py): since when.
+    (10, """
+ALTER TABLE tickets ADD COLUMN paused_at REAL
+"""),
 )
 
 POSTGRES_MIGRATIONS: Sequence[Tuple[int, str]] = (
@@ -395,6 +399,10 @@ ALTER TABLE messages ADD COLUMN failed_at DOUBLE PRECISION;
 ALTER TABLE messages ADD COLUMN failure TEXT;
 ALTER TABLE ticket_events ADD COLUMN failed_at DOUBLE PRECISION;
 ALTER TABLE ticket_events ADD COLUMN failure TEXT
+"""),
+    # 10: when a ticket's wait on the customer began (as in MIGRATIONS).
+    (10, """
+ALTER TABLE tickets ADD COLUMN paused_at DOUBLE PRECISION
 """),
 )
 

@@ -17,7 +17,7 @@ from handoff.store import StoreError
 from handoff.ticket_store import TicketStore
 from tickets import texts
 from tickets.config import TicketConfig
-from tickets.model import STATUSES, Ticket, TicketError, TicketEvent, parse_number
+from tickets.model import STATUSES, Ticket, TicketError, TicketEvent, parse_number, waits
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,28 @@ class TicketService:
     # --- what the customer hears -------------------------------------------------------------------------
     def _due_text(self, ticket: Ticket) -> str:
         return texts.when(ticket.due_at, ticket.language, self.config.calendar.utc_offset_minutes)
+
+    # --- the due time's clock ---------------------------------------------------------------------------
+    def _resumed_due(self, ticket: Ticket, now: float) -> float:
+        """The due time once the wait on the customer that began at `ticket.paused_at` ends at `now`."""
+        if ticket.paused_at is None:
+            return ticket.due_at
+        category = self.config.categories.get(ticket.category)
+        if category is None:  # a category since removed from tickets.yml: plain time
+            return ticket.due_at + max(0.0, now - ticket.paused_at)
+        return category.due.extend(ticket.due_at, ticket.paused_at, now, self.config.calendar)
+
+    def _due_from_creation(self, category: str):
+        """For a new category: its due time from the ticket's creation, moved on by each finished wait."""
+        due = self.config.category(category).due
+        calendar = self.config.calendar
+
+        def compute(ticket: Ticket, history: List[TicketEvent]) -> float:
+            at = due.due_at(ticket.created_at, calendar)
+            for start, end in waits((e.from_status, e.to_status, e.at) for e in history if e.kind == "status"):
+                at = due.extend(at, start, end, calendar)
+            return at
+        return compute
 
     def _created_notice(self, ticket: Ticket) -> str:
         label = self.config.category(ticket.category).label(ticket.language)
@@ -145,7 +167,8 @@ class TicketService:
         else:
             notice = None
         try:
-            changed = self.tickets.change_status(ticket_id, status, agent_id, text, notice, ask)
+            changed = self.tickets.change_status(ticket_id, status, agent_id, text, notice, ask,
+                                                 resume=self._resumed_due)
         except TicketError as exc:
             raise StoreError(str(exc)) from None
         logger.info("ticket status", extra={"ticket": num, "from": ticket.status, "to": status, "agent": agent_id})
@@ -176,13 +199,14 @@ class TicketService:
         return changed
 
     def recategorize(self, agent_id: str, ticket_id: int, category: str) -> Ticket:
-        """A new category (and with it department and due time, counted from the ticket's creation)."""
+        """A new category (and with it department and due time, counted from the ticket's creation, the
+        waits on the customer not counted)."""
         agent, ticket = self._worker(agent_id, ticket_id)
         if agent["role"] != "supervisor" and ticket.owner_id != agent_id:
             raise NotAllowed("only the ticket's owner or a supervisor changes its category")
         chosen = self.config.category(category)
         changed = self.tickets.recategorize(ticket_id, chosen.name, chosen.department,
-                                            chosen.due.due_at(ticket.created_at, self.config.calendar), agent_id)
+                                            self._due_from_creation(chosen.name), agent_id)
         self.emit(changed)
         return changed
 
@@ -197,7 +221,7 @@ class TicketService:
 
     def customer_message(self, number: str, sender_id: str, customer_id: Optional[str], text: str) -> Ticket:
         ticket = self._customers(number, sender_id, customer_id)
-        changed = self.tickets.customer_message(ticket.id, text)
+        changed = self.tickets.customer_message(ticket.id, text, resume=self._resumed_due)
         self.emit(changed)
         return changed
 
@@ -263,7 +287,7 @@ class TicketService:
             "created_by": ticket.created_by, "created_at": ticket.created_at, "due_at": ticket.due_at,
             "updated_at": ticket.updated_at, "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
             "overdue": ticket.overdue(now), "overdue_at": ticket.overdue_at,
-            "seconds_left": round(ticket.due_at - now, 1),
+            "seconds_left": round(ticket.seconds_left(now), 1), "paused_at": ticket.paused_at,
             "csat": {"score": ticket.csat_score, "comment": ticket.csat_comment} if ticket.csat_score else None,
         }
 

@@ -11,14 +11,14 @@ can take the answer (actions/tickets.py).
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Union
 
 from handoff.store import ENDED_INTENT, MESSAGE_INTENT, HandoffStore, Sql, StoreError, _enqueue, _log
-from tickets.model import DONE, Ticket, TicketEvent, check_transition, number
+from tickets.model import DONE, WAITING, Ticket, TicketEvent, check_transition, number
 
 _COLUMNS = ("id, conversation_id, sender_id, customer_id, channel, language, category, department, subject, "
             "status, owner_id, created_by, created_at, due_at, updated_at, resolved_at, closed_at, overdue_at, "
-            "csat_score, csat_comment, tier")
+            "csat_score, csat_comment, tier, paused_at")
 _EVENT_COLUMNS = ("id, ticket_id, kind, at, agent_id, from_status, to_status, text, public, delivered_at, failed_at, "
                   "failure")
 # A conversation in these states is still a chat with people (or a message left for them): making it a
@@ -27,8 +27,26 @@ ENDS_CHAT = ("active", "ticket")
 MAY_BECOME_TICKET = ("active", "ticket", "closed", "returned")
 
 
+# The due time of a ticket whose wait on the customer ends at `now` (the service counts the wait as the
+# ticket's category counts time); without one, the wait's plain seconds.
+Resume = Callable[[Ticket, float], float]
+
+
+def _plain_resume(ticket: Ticket, now: float) -> float:
+    return ticket.due_at + max(0.0, now - (ticket.paused_at if ticket.paused_at is not None else now))
+
+
 def _ticket(row: tuple) -> Ticket:
     return Ticket(*row)
+
+
+def _wait_sets(before: Ticket, to_status: str, now: float, resume: Resume) -> List[tuple]:
+    """(column = ?, value) pairs that start or end the wait on the customer with this status change."""
+    if to_status == WAITING:
+        return [("paused_at = ?", now)]
+    if before.status == WAITING:
+        return [("paused_at = ?", None), ("due_at = ?", resume(before, now))]
+    return []
 
 
 def _event(row: tuple) -> TicketEvent:
@@ -154,14 +172,19 @@ class TicketStore:
         return self.store._write(work)
 
     def change_status(self, ticket_id: int, to_status: str, agent_id: Optional[str], text: str = "",
-                      notice: Optional[str] = None, ask: Optional[str] = None) -> Ticket:
-        """A status change, its event (with the agent's text for the customer, if any) and the notice."""
+                      notice: Optional[str] = None, ask: Optional[str] = None,
+                      resume: Resume = _plain_resume) -> Ticket:
+        """A status change, its event (with the agent's text for the customer, if any) and the notice.
+        Into waiting_customer the due time's clock stops; out of it the due time moves on by `resume`."""
         def work(db):
             now = self.clock()
             before = _one(db, ticket_id)
             check_transition(before.status, to_status)
             sets = ["status = ?", "updated_at = ?"]
             args: list = [to_status, now]
+            for column, value in _wait_sets(before, to_status, now, resume):
+                sets.append(column)
+                args.append(value)
             if to_status == "resolved":
                 sets.append("resolved_at = ?")
                 args.append(now)
@@ -218,29 +241,40 @@ class TicketStore:
             return _one(db, ticket_id)
         return self.store._write(work)
 
-    def recategorize(self, ticket_id: int, category: str, department: str, due_at: float, by: str) -> Ticket:
+    def recategorize(self, ticket_id: int, category: str, department: str,
+                     due_at: Union[float, Callable[[Ticket, List[TicketEvent]], float]], by: str) -> Ticket:
+        """A new category, department and due time: `due_at`, or computed in the transaction from the ticket
+        and its history (its finished waits on the customer move the new due time too)."""
         def work(db):
             now = self.clock()
             ticket = _one(db, ticket_id)
             if ticket.status in DONE:
                 raise StoreError(f"ticket {ticket.number} is {ticket.status}")
+            if callable(due_at):
+                history = [_event(r) for r in db.execute(
+                    f"SELECT {_EVENT_COLUMNS} FROM ticket_events WHERE ticket_id = ? ORDER BY id",
+                    (ticket_id,)).fetchall()]
+                new_due = due_at(ticket, history)
+            else:
+                new_due = due_at
             db.execute("UPDATE tickets SET category = ?, department = ?, due_at = ?, overdue_at = NULL, "
-                       "updated_at = ? WHERE id = ?", (category, department, due_at, now, ticket_id))
+                       "updated_at = ? WHERE id = ?", (category, department, new_due, now, ticket_id))
             _add_event(db, ticket_id, "category", now, by, f"{ticket.category} -> {category}")
             return _one(db, ticket_id)
         return self.store._write(work)
 
-    def customer_message(self, ticket_id: int, text: str) -> Ticket:
-        """The customer's answer: added to the history; a ticket waiting on them is in progress again."""
+    def customer_message(self, ticket_id: int, text: str, resume: Resume = _plain_resume) -> Ticket:
+        """The customer's answer: added to the history; a ticket waiting on them is in progress again (its
+        due time moved on by `resume`)."""
         def work(db):
             now = self.clock()
             ticket = _one(db, ticket_id)
             if ticket.status == "closed":
                 raise StoreError(f"ticket {ticket.number} is closed")
             _add_event(db, ticket_id, "customer_message", now, None, text)
-            if ticket.status == "waiting_customer":
-                db.execute("UPDATE tickets SET status = 'in_progress', updated_at = ? WHERE id = ? "
-                           "AND status = 'waiting_customer'", (now, ticket_id))
+            if ticket.status == WAITING:
+                db.execute("UPDATE tickets SET status = 'in_progress', updated_at = ?, paused_at = NULL, due_at = ? "
+                           "WHERE id = ? AND status = 'waiting_customer'", (now, resume(ticket, now), ticket_id))
                 _add_event(db, ticket_id, "status", now, None, "", "waiting_customer", "in_progress")
             else:
                 db.execute("UPDATE tickets SET updated_at = ? WHERE id = ?", (now, ticket_id))
@@ -269,11 +303,12 @@ class TicketStore:
 
     def flag_overdue(self) -> List[Ticket]:
         """Tickets past their due time that were not flagged yet, flagged now (each once, whichever
-        service on the database sees it first)."""
+        service on the database sees it first). A ticket waiting on the customer is judged at the start
+        of its wait: one already late then is flagged, one that was not stays unflagged while it waits."""
         def work(db):
             now = self.clock()
             rows = db.execute(f"SELECT {_COLUMNS} FROM tickets WHERE status NOT IN ('resolved', 'closed') "
-                              "AND due_at < ? AND overdue_at IS NULL", (now,)).fetchall()
+                              "AND due_at < COALESCE(paused_at, ?) AND overdue_at IS NULL", (now,)).fetchall()
             flagged = []
             for row in rows:
                 ticket = _ticket(row)

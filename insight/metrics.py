@@ -22,6 +22,7 @@ from insight.report import (
     TicketSlice,
     TicketsSection,
 )
+from tickets.model import WAITING, clock_time
 
 __all__ = ["compute", "percentile", "durations", "Report"]
 
@@ -256,10 +257,20 @@ def ticket_resolution_at(ticket: TicketRecord) -> Optional[float]:
     return None
 
 
+def ticket_wait_began(ticket: TicketRecord) -> Optional[float]:
+    """When the wait on the customer began, for a ticket waiting now (its due time's clock is stopped
+    there: tickets/model.py); None otherwise, or when its history does not say."""
+    if ticket.status != WAITING:
+        return None
+    starts = [s.at for s in ticket.steps if s.kind == "status" and s.to_status == WAITING]
+    return starts[-1] if starts else None
+
+
 def ticket_overdue(ticket: TicketRecord, now: float) -> bool:
-    """Still open and past its due time now, or resolved (or closed without a resolution) after it."""
+    """Still open and past its due time now (a ticket waiting on the customer: at the start of the wait),
+    or resolved (or closed without a resolution) after it."""
     if ticket.status in OPEN_TICKET:
-        return now > ticket.due_at
+        return clock_time(now, ticket_wait_began(ticket)) > ticket.due_at
     finished = ticket_resolution_at(ticket)
     if finished is None:
         finished = ticket.closed_at

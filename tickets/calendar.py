@@ -97,6 +97,17 @@ class Due:
         seconds = self.amount * (calendar.day_seconds if self.unit == "working_days" else 3600)
         return calendar.add(start, seconds)
 
+    def extend(self, due_at: float, start: float, end: float, calendar: WorkCalendar) -> float:
+        """`due_at` moved on by the time from `start` to `end` (a wait on the customer), counted as this due
+        time counts: plain seconds for hours, working time for working days and hours (a wait over a
+        weekend moves a working-day due time by nothing)."""
+        if end <= start:
+            return due_at
+        if self.unit == "hours":
+            return due_at + (end - start)
+        waited = calendar.working_seconds_between(start, end)
+        return calendar.add(due_at, waited) if waited > 0 else due_at
+
     def describe(self, language: str) -> str:
         amount = f"{self.amount:g}"
         if language == "en":

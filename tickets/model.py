@@ -8,14 +8,19 @@
 
 An unresolved ticket (open, in progress, waiting) may also be closed without a resolution — a duplicate,
 a request withdrawn —, by a supervisor only and with the reason the customer reads (handoff/ticket_service.py).
+
+The due time's clock stops while the ticket waits on the customer: `paused_at` holds when the wait began, a
+waiting ticket is judged against that moment, and when the wait ends the due time moves on by the time
+waited, counted as the category counts it (tickets/calendar.py `Due.extend`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 STATUSES = ("open", "in_progress", "waiting_customer", "resolved", "closed")
 DONE = frozenset({"resolved", "closed"})  # no longer counts against the due time
+WAITING = "waiting_customer"  # the due time's clock stops
 
 TRANSITIONS: Dict[str, FrozenSet[str]] = {
     "open": frozenset({"in_progress", "waiting_customer", "resolved", "closed"}),
@@ -58,8 +63,28 @@ def check_transition(current: str, wanted: str) -> None:
         raise TicketError(f"{article} {current} ticket cannot become {wanted}; next: {allowed}")
 
 
-def is_overdue(status: str, due_at: float, now: float) -> bool:
-    return status not in DONE and now > due_at
+def is_overdue(status: str, due_at: float, now: float, paused_at: Optional[float] = None) -> bool:
+    """Past its due time and not done; a ticket waiting on the customer is judged at the start of the wait."""
+    return status not in DONE and clock_time(now, paused_at) > due_at
+
+
+def clock_time(now: float, paused_at: Optional[float]) -> float:
+    """Where the ticket's due-time clock stands: stopped at `paused_at` during a wait, else now."""
+    return now if paused_at is None else min(now, paused_at)
+
+
+def waits(steps: Iterable[Tuple[Optional[str], Optional[str], float]]) -> List[Tuple[float, float]]:
+    """The finished waits on the customer, (start, end), from a history's status steps given as
+    (from_status, to_status, at) in order. A wait still going (no end yet) is not among them."""
+    found: List[Tuple[float, float]] = []
+    start: Optional[float] = None
+    for from_status, to_status, at in steps:
+        if to_status == WAITING and from_status != WAITING:
+            start = at
+        elif from_status == WAITING and start is not None:
+            found.append((start, at))
+            start = None
+    return found
 
 
 @dataclass(frozen=True)
@@ -85,13 +110,18 @@ class Ticket:
     csat_score: Optional[int]
     csat_comment: Optional[str]
     tier: str = "normal"
+    paused_at: Optional[float] = None  # waiting on the customer since then: the due time's clock is stopped
 
     @property
     def number(self) -> str:
         return number(self.id)
 
     def overdue(self, now: float) -> bool:
-        return is_overdue(self.status, self.due_at, now)
+        return is_overdue(self.status, self.due_at, now, self.paused_at)
+
+    def seconds_left(self, now: float) -> float:
+        """Until the due time on the ticket's clock (frozen during a wait); negative when past it."""
+        return self.due_at - clock_time(now, self.paused_at)
 
 
 @dataclass(frozen=True)

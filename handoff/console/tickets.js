@@ -48,6 +48,7 @@
     due: ["截止", "Due"],
     left: ["剩余 {time}", "{time} left"],
     late: ["已超 {time}", "{time} late"],
+    paused: ["计时暂停（等待客户）", "clock paused (waiting for the customer)"],
     done_at: ["完成于 {time}", "done {time}"],
     category: ["分类", "Category"],
     department: ["部门", "Department"],
@@ -188,7 +189,9 @@
 
   const now = () => (Date.now() + S.skew) / 1000;
   const isSupervisor = () => !!S.me && S.me.role === "supervisor";
-  const isOverdue = (tk) => !DONE.has(tk.status) && (tk.overdue || now() > tk.due_at);
+  /** Where a ticket's due-time clock stands: stopped at the start of a wait on the customer, else now. */
+  const clockOf = (tk) => (tk && typeof tk.paused_at === "number" ? Math.min(now(), tk.paused_at) : now());
+  const isOverdue = (tk) => !DONE.has(tk.status) && (tk.overdue || clockOf(tk) > tk.due_at);
 
   function fmtClock(epoch) {
     if (typeof epoch !== "number" || !isFinite(epoch)) return "";
@@ -405,10 +408,13 @@
       ? S.detail.ticket : null);
     let text = span.dataset.bare ? fmtClock(due) : `${t("due")} ${fmtClock(due)}`;
     if (!DONE.has(status)) {
-      const left = due - now();
+      const left = due - clockOf(tk);
       const late = left < 0 || (tk && tk.overdue);
       text += ` · ${late ? t("late", { time: fmtSpan(Math.min(left, 0)) }) : t("left", { time: fmtSpan(left) })}`;
+      const paused = !!tk && typeof tk.paused_at === "number";
+      if (paused) text += ` · ${t("paused")}`;
       span.classList.toggle("late", !!late);
+      span.classList.toggle("paused", paused);
     }
     if (span.textContent !== text) span.textContent = text;
   }

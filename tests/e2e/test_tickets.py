@@ -191,7 +191,8 @@ def test_ticket_life_cycle_on_wechat(tickets_stack):
         assert customer.wait_pushed(4)[3] == ticket_texts.in_progress("zh", number)
 
         # a question for the customer; their answer on WeChat goes into the ticket
-        agent.set_status(number, "waiting_customer", "请提供手机型号")
+        asked = agent.set_status(number, "waiting_customer", "请提供手机型号")
+        assert asked["paused_at"] == asked["updated_at"]  # the due time's clock stops while they are asked
         question = customer.wait_pushed(5)[4]
         assert question == ticket_texts.waiting("zh", number, "请提供手机型号")
         _poll(lambda: slot(stack, customer.conversation_id, "ticket_reply") or None, 15,
@@ -200,6 +201,7 @@ def test_ticket_life_cycle_on_wechat(tickets_stack):
         assert confirmation == text("ticket_reply_received", "zh", number=number), confirmation
         detail = agent.ticket(number)
         assert detail["ticket"]["status"] == "in_progress"
+        assert detail["ticket"]["paused_at"] is None and detail["ticket"]["due_at"] >= asked["due_at"]
         answers = [e for e in detail["events"] if e["kind"] == "customer_message"]
         assert [e["text"] for e in answers] == ["iPhone 12"]
         assert slot(stack, customer.conversation_id, "ticket_reply") is None
@@ -285,7 +287,7 @@ def test_english_app_customer_gets_english_notices_and_a_new_request_is_not_swal
         assert number not in answer and "added to ticket" not in answer, answer
         detail = agent.ticket(number)
         assert [e for e in detail["events"] if e["kind"] == "customer_message"] == []
-        assert detail["ticket"]["status"] == "waiting_customer"
+        assert detail["ticket"]["status"] == "waiting_customer" and detail["ticket"]["paused_at"] is not None
         assert slot(stack, f"app:{sender}", "ticket_reply") is None
         assert [c.message.get("text") for c in app.callbacks_for(sender)][-2:] == [created, question]
     finally:

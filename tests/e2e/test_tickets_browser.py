@@ -231,6 +231,9 @@ def test_agent_makes_a_ticket_notes_asks_the_customer_and_resolves(service: Hand
     asked = '#timeline .tk-event.public[data-to="waiting_customer"]'
     assert _texts(browser, asked + " .text") == ["请提供路由器背面的序列号。"]
     assert _texts(browser, asked + " .tk-sent") == ["已发送给客户"]
+    # While it waits on the customer the due time's clock stands still, in the list and in the header.
+    _wait(browser).until(lambda d: "计时暂停（等待客户）" in _fact(d, "due") and any(
+        "计时暂停（等待客户）" in t for t in _texts(d, _ticket_row(number) + " .tk-due.paused")))
 
     # The customer answers on their channel (through the bot): the page follows live, the ticket is in
     # progress again.
@@ -240,6 +243,7 @@ def test_agent_makes_a_ticket_notes_asks_the_customer_and_resolves(service: Hand
     _wait(browser).until(lambda d: _event_texts(d, "customer_message") == ["序列号是 SN-20240813"])
     _wait(browser).until(EC.text_to_be_present_in_element((By.ID, "td-status"), "处理中"))
     assert _kinds(browser)[-2:] == ["customer_message", "status:in_progress"]
+    _wait(browser).until(lambda d: not _texts(d, ".tk-due.paused"))  # the clock runs again
 
     # Resolved, with the resolution the customer reads: it leaves the list of tickets not done.
     _compose(browser, "resolve", "已远程升级固件，网络已恢复。")

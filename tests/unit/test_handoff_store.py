@@ -204,7 +204,7 @@ def active(store, sender="web-1", agent_id="a1"):
 EXPECTED_TABLES = {"conversations", "messages", "agents", "sessions", "csat", "outbox", "schema_migrations",
                    "offer_passes", "outbox_leases", "conversation_log", "login_failures", "customer_advisors",
                    "handoff_requests", "tickets", "ticket_events"}
-LATEST = 9
+LATEST = 10
 
 
 def test_fresh_store_creates_parent_folder_all_tables_and_version(backend, store):

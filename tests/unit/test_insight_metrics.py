@@ -315,7 +315,7 @@ def build_tickets(w: World) -> None:
     t2 = w.ticket("T2", local(1, 20, 30), "H6", "logistics", "logistics", 16)  # due d2 12:30
     at(1, 22, 30).change_status(t2, "waiting_customer", "wang", "Which address?", notice="ask", ask="reply")  # 2 h
     at(1, 23, 30).customer_message(t2, "Shanghai")  # back in progress, by the customer: not an agent's action
-    at(2, 13).flag_overdue()  # T2
+    at(2, 14).flag_overdue()  # T2, due d2 13:30 after the hour waited on the customer
     at(2, 16, 30).change_status(t2, "resolved", "wang", "Redelivered", notice="resolved", ask="csat")
     at(2, 18, 30).change_status(t2, "in_progress", "wang")  # reopened
     at(2, 22, 30).change_status(t2, "resolved", "wang", "Delivered", notice="resolved", ask="csat")  # 26 h: late

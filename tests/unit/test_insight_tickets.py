@@ -9,9 +9,10 @@ compared with the value worked out by hand below (literal numbers). Times: UTC+0
   ticket dept / category        created   due        what happened (agent actions the customer saw: *)
   T1     complaints / complaint d1 11:15  d1 15:15   in_progress 11:25 (not told), *reply 11:45,
                                                      *resolved 14:15, rated 4 14:25 (closed)
-  T2     logistics / logistics  d1 20:30  d2 12:30   *waiting_customer 22:30, customer answers 23:30 (in
-                                                     progress again), flagged overdue d2 13:00, *resolved d2
-                                                     16:30, reopened 18:30, *resolved 22:30, rated 1 (closed)
+  T2     logistics / logistics  d1 20:30  d2 13:30   *waiting_customer 22:30, customer answers 23:30 (in
+                                                     progress again; the hour waited moves the due time from
+                                                     12:30), flagged overdue d2 14:00, *resolved d2 16:30,
+                                                     reopened 18:30, *resolved 22:30, rated 1 (closed)
   T3     after_sales            d2 09:10  d5 09:10   in_progress 10:10 (not told), *reply 14:10; in progress
   T5     general / billing      d2 10:00  d4 10:00   *reply 11:00, *resolved 16:00; resolved, not rated
   T6     general / other        d2 14:00  d5 14:00   *resolved 15:30, reopened 16:00, *closed by a supervisor
@@ -87,7 +88,8 @@ def test_tickets_created_in_the_range_are_read_with_their_history(world, data):
     assert (t["T2"].tier, t["T3"].tier, t["T5"].tier) == ("guest", "vip", "guest")  # C2 is vip (TIERS)
     assert (t["T1"].status, t["T2"].status, t["T3"].status, t["T5"].status, t["T6"].status, t["T4"].status) == (
         "closed", "closed", "in_progress", "resolved", "closed", "open")
-    assert t["T2"].overdue_at == local(2, 13) and t["T4"].overdue_at == local(3, 14) and t["T1"].overdue_at is None
+    assert t["T2"].due_at == local(2, 13, 30) and t["T2"].overdue_at == local(2, 14)
+    assert t["T4"].overdue_at == local(3, 14) and t["T1"].overdue_at is None
     assert (t["T1"].csat, t["T2"].csat, t["T5"].csat) == (4, 1, None)
     # T2's history: created, waiting, the customer's answer and the status it caused, overdue, resolved,
     # reopened, resolved, rating, closed by it
@@ -155,6 +157,13 @@ def test_edge_cases_of_the_rules():
     assert ticket_first_response(quiet) is None
     answered = _ticket("open", steps=[_step("status", 7.0, "a", "open", "waiting_customer", True)])
     assert ticket_first_response(answered) == 7.0
+    # waiting on the customer: judged when the wait began (the due time's clock is stopped there)
+    early = _ticket("waiting_customer", steps=[_step("status", 90.0, "a", "open", "waiting_customer", True)])
+    late = _ticket("waiting_customer", steps=[_step("status", 90.0, "a", "open", "waiting_customer", True),
+                                              _step("status", 95.0, None, "waiting_customer", "in_progress"),
+                                              _step("status", 101.0, "a", "in_progress", "waiting_customer", True)])
+    assert not ticket_overdue(early, 1e9) and ticket_overdue(late, 1e9) and not ticket_overdue(late, 100.0)
+    assert ticket_overdue(_ticket("waiting_customer"), 100.5)  # no history to say when: judged now
 
 
 # --- the report's section ------------------------------------------------------------------------------------

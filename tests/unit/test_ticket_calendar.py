@@ -195,3 +195,26 @@ def test_due_is_validated():
     for amount in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="due time"):
             Due(amount, "working_days")
+
+
+# --- Due.extend: the due time after a wait on the customer ----------------------------------------------
+@pytest.mark.parametrize("due, due_at, start, end, expected", [
+    # 3 working hours waited (Monday 15:00-18:00): Wednesday 10:00 -> 13:00
+    (Due(2, "working_days"), (4, 10), (2, 15), (2, 20), "Wed 2026-03-04 13:00"),
+    # Friday 17:00 -> Monday 10:00 is 2 working hours: Tuesday 17:00 -> Wednesday 10:00
+    (Due(1, "working_days"), (10, 17), (6, 17), (9, 10), "Wed 2026-03-11 10:00"),
+    # the weekend alone moves a working-time due time by nothing
+    (Due(4, "working_hours"), (10, 17), (7, 9), (8, 20), "Tue 2026-03-10 17:00"),
+    # plain hours count every second waited, weekend and night included: 35 hours
+    (Due(48, "hours"), (10, 17), (7, 9), (8, 20), "Thu 2026-03-12 04:00"),
+    # an end before the start (clocks of two machines) moves nothing
+    (Due(1, "hours"), (10, 17), (2, 12), (2, 11), "Tue 2026-03-10 17:00"),
+])
+def test_extend_moves_the_due_time_by_the_wait_as_the_category_counts_time(due, due_at, start, end, expected):
+    assert local(due.extend(at(*due_at), at(*start), at(*end), CAL)) == expected
+
+
+def test_extend_from_a_due_time_at_closing_goes_on_the_next_working_morning():
+    closing = at(6, 18)  # Friday's close
+    assert Due(1, "working_days").extend(closing, at(2, 10), at(2, 11), CAL) == at(9, 10)
+    assert Due(1, "working_days").extend(closing, at(7, 10), at(7, 11), CAL) == closing  # waited on Saturday only

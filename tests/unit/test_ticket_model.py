@@ -1,5 +1,5 @@
 """tickets/model.py: the state machine (every pair of statuses, in and outside TRANSITIONS), ticket
-numbers both ways, the overdue rule."""
+numbers both ways, the overdue rule and the due time's clock stopped during a wait on the customer."""
 from __future__ import annotations
 
 import itertools
@@ -13,9 +13,11 @@ from tickets.model import (
     Ticket,
     TicketError,
     check_transition,
+    clock_time,
     is_overdue,
     number,
     parse_number,
+    waits,
 )
 
 # The diagram of the module docstring, written out by hand: the only moves a ticket may make.
@@ -98,3 +100,26 @@ def test_ticket_number_and_overdue_properties():
                     overdue_at=None, csat_score=None, csat_comment=None)
     assert ticket.number == "T000042" and ticket.tier == "normal"
     assert ticket.overdue(11.0) and not ticket.overdue(10.0)
+
+
+def test_a_wait_on_the_customer_judges_the_ticket_at_the_start_of_the_wait():
+    assert is_overdue("waiting_customer", 100.0, 1e9, paused_at=90.0) is False  # waited long: still on time
+    assert is_overdue("waiting_customer", 100.0, 1e9, paused_at=100.5) is True  # late before the wait began
+    assert is_overdue("resolved", 100.0, 1e9, paused_at=200.0) is False
+    assert clock_time(500.0, None) == 500.0 and clock_time(500.0, 120.0) == 120.0
+    assert clock_time(100.0, 120.0) == 100.0  # a pause stamped ahead of this machine's clock stops nothing early
+    ticket = Ticket(id=1, conversation_id=1, sender_id="web-1", customer_id=None, channel="web", language="zh",
+                    category="technical", department="technical", subject="x", status="waiting_customer",
+                    owner_id=None, created_by="a1", created_at=0.0, due_at=100.0, updated_at=0.0, resolved_at=None,
+                    closed_at=None, overdue_at=None, csat_score=None, csat_comment=None, paused_at=40.0)
+    assert not ticket.overdue(1e6) and ticket.seconds_left(1e6) == 60.0
+    assert ticket.seconds_left(30.0) == 70.0
+
+
+def test_waits_are_read_from_the_status_steps():
+    steps = [("open", "in_progress", 1.0), ("in_progress", "waiting_customer", 5.0),
+             ("waiting_customer", "in_progress", 9.0), ("in_progress", "resolved", 10.0),
+             ("resolved", "in_progress", 12.0), ("in_progress", "waiting_customer", 20.0),
+             ("waiting_customer", "closed", 30.0), (None, "waiting_customer", 40.0)]
+    assert waits(steps) == [(5.0, 9.0), (20.0, 30.0)]  # the last wait is still going: not counted yet
+    assert waits([]) == [] and waits([("waiting_customer", "in_progress", 3.0)]) == []

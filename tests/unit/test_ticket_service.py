@@ -372,6 +372,41 @@ def test_housekeeping_reports_each_overdue_ticket_once(world):
     assert world.service.view(world.service.get("sup", technical.id))["overdue"] is True
 
 
+def test_the_due_clock_stops_while_the_ticket_waits_on_the_customer(world):
+    """Monday 10:00, 2 working days: due Wednesday 10:00 (13 working hours left at Monday 15:00)."""
+    ticket = world.ticket("web-1", "technical", holder="gen")
+    world.clock.now = at(2, 15)
+    waiting = world.service.set_status("gen", ticket.id, "waiting_customer", "请提供发票照片")
+    assert waiting.paused_at == at(2, 15)
+    world.clock.now = at(6, 10)  # Friday: past Wednesday, but the customer had not answered
+    assert world.service.housekeeping() == []
+    view = world.service.view(world.service.get("gen", ticket.id))
+    assert (view["overdue"], view["paused_at"], view["seconds_left"]) == (False, at(2, 15), at(4, 10) - at(2, 15))
+    # The answer on Friday 10:00: 13 working hours are left again, so due Monday 14:00 (8 today, 5 on Monday)
+    back = world.service.customer_message(ticket.number, "web-1", None, "照片在这里")
+    assert (back.status, back.paused_at, back.due_at) == ("in_progress", None, at(9, 14))
+    # A wait over the weekend costs one working hour (Friday 17:00-18:00) when the agent takes it up again
+    world.clock.now = at(6, 17)
+    world.service.set_status("gen", ticket.id, "waiting_customer", "还需要订单号")
+    world.clock.now = at(9, 9)
+    assert world.service.set_status("gen", ticket.id, "in_progress").due_at == at(9, 15)
+    # A new category counts from the creation, both finished waits (31 + 1 working hours) not counted:
+    # after-sales, 3 working days from Monday 2nd 10:00 = Thursday 10:00, + 32 h = Tuesday 10th 15:00
+    world.clock.now = at(9, 9, 30)
+    assert world.service.recategorize("gen", ticket.id, "after_sales").due_at == at(10, 15)
+    world.clock.now = at(10, 15, 1)
+    assert [t.number for t in world.service.housekeeping()] == [ticket.number]
+
+
+def test_a_ticket_already_late_when_the_wait_began_stays_overdue(world):
+    complaint = world.ticket("web-1", "complaint", holder="cmp")  # due Monday 14:00
+    world.clock.now = at(2, 15)
+    world.service.set_status("cmp", complaint.id, "waiting_customer", "请提供截图")
+    world.clock.now = at(3, 10)
+    assert [t.number for t in world.service.housekeeping()] == [complaint.number]
+    assert world.service.view(world.service.get("cmp", complaint.id))["seconds_left"] == -3600.0
+
+
 def test_housekeeping_closes_resolved_tickets_nobody_rated_after_the_wait(world):
     rated = world.ticket("web-1", language="en")
     unrated = world.ticket("web-2", language="en")
@@ -441,7 +476,7 @@ def test_view(world):
         "department_label": {"zh": "投诉处理", "en": "Complaints"}, "subject": "屏幕坏了", "status": "open",
         "owner_id": "cmp", "created_by": "cmp", "created_at": at(2, 10), "due_at": at(2, 14),
         "updated_at": at(2, 10), "resolved_at": None, "closed_at": None, "overdue": False, "overdue_at": None,
-        "seconds_left": 3600.0, "csat": None}
+        "seconds_left": 3600.0, "paused_at": None, "csat": None}
     event = world.service.tickets.events(ticket.id)[0]
     assert world.service.event_view(event) == {
         "id": event.id, "kind": "created", "at": at(2, 10), "agent_id": "cmp", "from_status": None,

@@ -382,6 +382,67 @@ def test_customer_message_puts_a_waiting_ticket_back_in_progress(store, tickets,
         tickets.customer_message(ticket.id, "hello?")
 
 
+def test_a_wait_on_the_customer_stops_the_due_clock_and_its_end_moves_the_due_time(store, tickets, clock, ticket):
+    assert ticket.paused_at is None and ticket.due_at == T0 + 3600
+    clock.advance(1000)
+    waiting = tickets.change_status(ticket.id, "waiting_customer", "a1", "which colour?", "tell us", "reply")
+    assert (waiting.paused_at, waiting.due_at) == (T0 + 1000, T0 + 3600)
+    clock.advance(10_000)  # long past the due time, but waiting on the customer
+    assert tickets.flag_overdue() == []
+    assert not tickets.get(ticket.id).overdue(clock()) and tickets.get(ticket.id).seconds_left(clock()) == 2600
+    back = tickets.customer_message(ticket.id, "the red one")  # without a rule: the wait's plain seconds
+    assert (back.status, back.paused_at, back.due_at) == ("in_progress", None, T0 + 3600 + 10_000)
+    clock.advance(2599)
+    assert tickets.flag_overdue() == []
+    clock.advance(2)
+    assert [t.id for t in tickets.flag_overdue()] == [ticket.id]
+
+
+def test_the_services_rule_moves_the_due_time_when_a_wait_ends_by_any_status(store, tickets, clock, ticket):
+    seen = []
+
+    def resume(t, now):
+        seen.append((t.status, t.paused_at, now))
+        return t.due_at + 7
+
+    for to_status in ("in_progress", "resolved"):
+        tickets.change_status(ticket.id, "waiting_customer", "a1", "?", "?", "reply", resume=resume)
+        clock.advance(50)
+        after = tickets.change_status(ticket.id, to_status, "a1", "x", "x", resume=resume)
+        assert after.paused_at is None
+        if to_status == "resolved":
+            tickets.change_status(ticket.id, "in_progress", "a1", "", "again", resume=resume)
+    assert seen == [("waiting_customer", T0, T0 + 50), ("waiting_customer", T0 + 50, T0 + 100)]
+    assert tickets.get(ticket.id).due_at == T0 + 3600 + 14
+    tickets.change_status(ticket.id, "waiting_customer", "a1", "?", "?", "reply")
+    clock.advance(10)
+    assert tickets.customer_message(ticket.id, "hi", resume=lambda t, now: 123.0).due_at == 123.0
+
+
+def test_a_ticket_late_before_its_wait_began_is_flagged_during_it(store, tickets, clock, ticket):
+    clock.advance(3601)  # late, not flagged yet (housekeeping had not run)
+    tickets.change_status(ticket.id, "waiting_customer", "a1", "?", "?", "reply")
+    clock.advance(600)
+    flagged = tickets.flag_overdue()
+    assert [t.id for t in flagged] == [ticket.id] and flagged[0].overdue(clock())
+
+
+def test_recategorize_computes_the_due_time_in_the_transaction_from_the_history(store, tickets, clock, ticket):
+    tickets.change_status(ticket.id, "waiting_customer", "a1", "?", "?", "reply")
+    clock.advance(300)
+    tickets.customer_message(ticket.id, "here")
+    got = []
+
+    def due(t, history):
+        got.append((t.id, [(e.kind, e.from_status, e.to_status) for e in history]))
+        return t.created_at + 99
+
+    moved = tickets.recategorize(ticket.id, "complaint", "complaints", due, "a1")
+    assert moved.due_at == T0 + 99
+    assert got == [(ticket.id, [("created", None, "open"), ("status", "open", "waiting_customer"),
+                                ("customer_message", None, None), ("status", "waiting_customer", "in_progress")])]
+
+
 def test_record_csat_closes_a_resolved_ticket(store, tickets, clock, ticket):
     with pytest.raises(StoreError, match="not resolved yet"):
         tickets.record_csat(ticket.id, 5)
