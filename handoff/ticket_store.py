@@ -11,7 +11,7 @@ can take the answer (actions/tickets.py).
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from handoff.store import ENDED_INTENT, MESSAGE_INTENT, HandoffStore, Sql, StoreError, _enqueue, _log
 from tickets.model import DONE, WAITING, Ticket, TicketEvent, check_transition, number
@@ -122,6 +122,32 @@ class TicketStore:
             return db.execute(f"SELECT {_COLUMNS} FROM tickets WHERE sender_id = ? ORDER BY id DESC LIMIT ?",
                               (sender_id, limit)).fetchall()
         return [_ticket(r) for r in self.store._read(work)]
+
+    def created_between(self, start: Optional[float] = None, end: Optional[float] = None) -> List[Ticket]:
+        """The tickets created in [start, end) (either end open when None), oldest first: for reports."""
+        where, args = [], []
+        if start is not None:
+            where.append("created_at >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("created_at < ?")
+            args.append(end)
+        sql = f"SELECT {_COLUMNS} FROM tickets" + (f" WHERE {' AND '.join(where)}" if where else "")
+        rows = self.store._read(lambda db: db.execute(sql + " ORDER BY created_at, id", tuple(args)).fetchall())
+        return [_ticket(r) for r in rows]
+
+    def events_of(self, ticket_ids: Sequence[int], batch: int = 500) -> Dict[int, List[TicketEvent]]:
+        """The histories of many tickets, in a query per `batch` of them (not one per ticket): {id: events}."""
+        found: Dict[int, List[TicketEvent]] = {}
+        ids = list(dict.fromkeys(ticket_ids))
+        for i in range(0, len(ids), batch):
+            chunk = ids[i:i + batch]
+            sql = (f"SELECT {_EVENT_COLUMNS} FROM ticket_events WHERE ticket_id IN ({', '.join('?' for _ in chunk)}) "
+                   "ORDER BY ticket_id, id")
+            for row in self.store._read(lambda db, sql=sql, args=tuple(chunk): db.execute(sql, args).fetchall()):
+                event = _event(row)
+                found.setdefault(event.ticket_id, []).append(event)
+        return found
 
     def events(self, ticket_id: int) -> List[TicketEvent]:
         rows = self.store._read(lambda db: db.execute(

@@ -225,15 +225,12 @@ def read_handoffs(source: HandoffSource, start: Optional[float] = None, end: Opt
 TicketRow = Tuple
 # (kind, at, agent_id, from_status, to_status, public)
 StepRow = Tuple
-# Every ticket, for TicketStore.listing (which has a limit, no time range)
-_ALL = 10 ** 12
 
 
 def _ticket_rows_sqlite(path: PathLike, start: Optional[float], end: Optional[float]
                         ) -> Tuple[List[TicketRow], Dict[int, List[StepRow]]]:
     """The tickets created in [start, end) and their events (in id order), read straight from the handoff
-    store's SQLite file (read-only, two queries; TicketStore has no time range and reads a ticket's
-    history one ticket at a time)."""
+    store's SQLite file (read-only, two queries, without migrating or locking the live store's file)."""
     where, args = _range_sql("t.created_at", start, end)
     db = connect_readonly(path)
     try:
@@ -255,16 +252,17 @@ def _ticket_rows_sqlite(path: PathLike, start: Optional[float], end: Optional[fl
 
 def _ticket_rows_store(store: HandoffStore, start: Optional[float], end: Optional[float]
                        ) -> Tuple[List[TicketRow], Dict[int, List[StepRow]]]:
-    """The same through TicketStore's public methods (SQLite or PostgreSQL)."""
+    """The same through TicketStore's public methods (SQLite or PostgreSQL): the tickets in one query, their
+    histories in one query per 500 tickets."""
     tickets = TicketStore(store)
-    rows: List[TicketRow] = []
-    steps: Dict[int, List[StepRow]] = {}
-    for t in sorted(tickets.listing(limit=_ALL), key=lambda t: (t.created_at, t.id)):
-        if (start is not None and t.created_at < start) or (end is not None and t.created_at >= end):
-            continue
-        rows.append((t.id, t.sender_id, t.channel, t.language, t.customer_id, t.tier, t.category, t.department,
-                     t.status, t.created_at, t.due_at, t.resolved_at, t.closed_at, t.overdue_at, t.csat_score))
-        steps[t.id] = [(e.kind, e.at, e.agent_id, e.from_status, e.to_status, e.public) for e in tickets.events(t.id)]
+    found = tickets.created_between(start, end)
+    histories = tickets.events_of([t.id for t in found])
+    rows: List[TicketRow] = [
+        (t.id, t.sender_id, t.channel, t.language, t.customer_id, t.tier, t.category, t.department,
+         t.status, t.created_at, t.due_at, t.resolved_at, t.closed_at, t.overdue_at, t.csat_score) for t in found]
+    steps: Dict[int, List[StepRow]] = {
+        t.id: [(e.kind, e.at, e.agent_id, e.from_status, e.to_status, e.public) for e in histories.get(t.id, [])]
+        for t in found}
     return rows, steps
 
 

@@ -616,6 +616,25 @@ def test_listing_filters_and_orders_by_due_time(store, tickets):
     assert names(limit=2) == ["t2", "t3"]
 
 
+def test_created_between_and_the_histories_of_many_tickets_in_batches(store, tickets, clock):
+    agent(store, "a1", capacity=20)
+    made = []
+    for i in range(7):
+        clock.now = T0 + 100 * i
+        made.append(make(tickets, active(store, f"web-r{i}").id))
+    clock.now = T0 + 1000
+    tickets.add_note(made[2].id, "a1", "second event of T3")
+    assert [t.id for t in tickets.created_between(T0 + 100, T0 + 400)] == [m.id for m in made[1:4]]
+    assert [t.id for t in tickets.created_between(None, T0 + 100)] == [made[0].id]
+    assert [t.id for t in tickets.created_between(T0 + 600, None)] == [made[6].id]
+    assert tickets.created_between(T0 + 5000, None) == []
+    ids = [m.id for m in made] + [made[0].id, 999]  # a repeated id and an unknown one
+    batched = tickets.events_of(ids, batch=3)  # three queries
+    assert batched == {m.id: tickets.events(m.id) for m in made}
+    assert [e.kind for e in batched[made[2].id]] == ["created", "note"]
+    assert tickets.events_of([]) == {}
+
+
 def test_of_customer_by_conversation_and_by_verified_customer(store, tickets):
     agent(store, "a1", capacity=20)
     mine_web = make(tickets, active(store, "web-c1").id)
