@@ -79,6 +79,7 @@
     you: ["我", "You"],
     sending: ["发送中…", "sending…"],
     delivered: ["已送达", "delivered"],
+    resend: ["重新编辑发送", "edit and send again"],
     canned_replies: ["常用回复…", "Canned replies…"],
     canned_none: ["（无此语言的常用回复）", "(no canned replies in this language)"],
     reply_placeholder: ["输入回复…", "Type a reply…"],
@@ -1023,8 +1024,10 @@
       return el("span", { class: "delivery delivered", title: fmtClock(m.delivered_at), text: `✓ ${t("delivered")}` });
     }
     if (m.failed_at) {
-      return el("span", { class: "delivery refused", title: fmtClock(m.failed_at),
-                          text: `✗ ${window.ConsoleDom.refusal(m.failure, lang)}` });
+      const again = el("button", { type: "button", class: "link resend", text: t("resend") });
+      again.addEventListener("click", () => resend(m.text || ""));
+      return el("span", { class: "delivery refused", title: fmtClock(m.failed_at) },
+        `✗ ${window.ConsoleDom.refusal(m.failure, lang)} `, again);
     }
     return el("span", { class: "delivery pending", text: t("sending") });
   }
@@ -1073,6 +1076,16 @@
       ...(replies.length ? replies.map((r) => el("option", { value: String(S.canned.indexOf(r)), title: r.text, text: r.title || r.text }))
         : [el("option", { value: "", disabled: true, text: t("canned_none") })]));
     select.value = "";
+  }
+
+  /** A refused reply back in the reply box, to edit and send once the customer can be reached again
+   *  (nothing is sent by itself: the agent decides whether it still fits). */
+  function resend(text) {
+    const box = $("#reply");
+    if (box.disabled) return;
+    box.value = box.value.trim() ? `${box.value}\n${text}` : text;
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
   }
 
   function insertCanned() {

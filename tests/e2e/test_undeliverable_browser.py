@@ -74,12 +74,19 @@ def test_a_reply_the_channel_refuses_is_marked_with_the_reason_and_the_next_one_
                  if m["direction"] == "agent"]
     assert (message["delivered_at"], message["failure"]) == (None, "window_closed") and message["failed_at"]
     assert len([c for c in rasa.calls(SENDER) if (c.entities or {}).get("agent_text") == "您的退款已经处理好了"]) == 1
+    calls_before_resend = len(rasa.calls(SENDER))
 
     rasa.heal()  # the customer wrote again
-    _send_reply(browser, "您好，退款已到账", Keys.ENTER)
+    # the refused reply goes back into the reply box (nothing is sent by itself), the agent adds to it
+    _send_reply(browser, "您好，")
+    _click(browser, "#messages .msg.agent.refused .resend")
+    assert browser.find_element(By.ID, "reply").get_attribute("value") == "您好，\n您的退款已经处理好了"
+    assert len(rasa.calls(SENDER)) == calls_before_resend
+    _send_reply(browser, Keys.ENTER)
     _wait_for(browser, "#messages .msg.agent:not(.refused) .delivery.delivered")
     assert _texts(browser, "#messages .msg.agent .delivery") == [
-        "✗ 未送达：客户超过 48 小时未发消息，微信不允许再主动发送，请待客户再次来信或改用电话联系", "✓ 已送达"]
+        "✗ 未送达：客户超过 48 小时未发消息，微信不允许再主动发送，请待客户再次来信或改用电话联系 重新编辑发送", "✓ 已送达"]
+    assert _texts(browser, "#messages .msg.agent:not(.refused) .text") == ["您好，\n您的退款已经处理好了"]
 
     # in English, the reason follows the console's language
     browser.find_element(By.ID, "lang").click()
