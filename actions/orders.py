@@ -6,6 +6,7 @@ It re-checks that the session proved access to the order before it shows or chan
 """
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Dict, List, Optional, Text
 
@@ -13,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import intent_of
 from actions.order_context import (
     TASK_SLOTS,
     channel_customer,
@@ -29,7 +31,9 @@ from actions.order_views import money, render_logistics, render_status, type_lab
 from orders import policy
 from orders.backend import RuleViolation
 from orders.model import NewAfterSalesRequest, Order
+from orders.verification import last4_in
 
+ASK_WHAT_FOR = "utter_ask_what_for_order"  # the bot's answer to an order number that came without a task
 _KEYS = uuid.UUID("6b1f0f7e-3c1a-4d4e-9a55-0c2f5d0e7a11")
 
 
@@ -66,15 +70,41 @@ def explain_block(dispatcher: CollectingDispatcher, code: str, order_number: str
     dispatcher.utter_message(text=text(key, language, **values), buttons=buttons or None)
 
 
+def digits_given_before_the_task(events: List[dict], order_number: Optional[str]) -> Optional[str]:
+    """The phone's last 4 digits the customer sent with the order number in the message just before
+    this one, when that message named no task and the bot asked what it was for ("240813006624 尾号
+    1234" → "请问需要办理什么？" → "查状态"): the customer answered the question the form would ask, so
+    it is not asked again. They are checked (and a wrong guess counted) when the form starts."""
+    if not order_number:
+        return None
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    before, latest = users[-2], users[-1]
+    asked = any(e.get("event") == "action" and e.get("name") == ASK_WHAT_FOR
+                for e in events[before + 1:latest])
+    message = events[before]
+    entities = (message.get("parse_data") or {}).get("entities") or []
+    typed = message.get("text") or ""
+    if not asked or intent_of(message) != "inform" or typed.startswith("/") or not any(
+            e.get("entity") == "order_number" and re.sub(r"\D", "", str(e.get("value") or "")) == order_number
+            for e in entities):
+        return None
+    return last4_in(typed)
+
+
 class ActionStartOrderTask(Action):
-    """Every order task starts clean: nothing confirmed, chosen or refused by an earlier task leaks in."""
+    """Every order task starts clean: nothing confirmed, chosen or refused by an earlier task leaks in —
+    except what the customer gave for this very task just before naming it (the order number, kept by
+    its slot, and the last 4 digits sent with it)."""
 
     def name(self) -> Text:
         return "action_start_order_task"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
-        events = _reset() + [SlotSet("phone_last4", None)]
+        digits = digits_given_before_the_task(tracker.events, tracker.get_slot("order_number"))
+        events = _reset() + [SlotSet("phone_last4", digits)]
         # A button that named an item of a specific order (/inform{...}) keeps it.
         entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
         return [e for e in events if e["name"] not in entities]

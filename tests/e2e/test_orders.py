@@ -256,6 +256,29 @@ def test_status_with_number_and_last4_in_one_message(stack, demo, lang):
     assert order.address.district in reply and "****" in reply, me.transcript
 
 
+SAY_NUMBER_AND_LAST4 = {"zh": "订单号 {number}，手机尾号 {last4}", "en": "order {number}, my phone ends in {last4}"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_number_and_last4_before_the_task_are_not_asked_for_again(stack, demo, lang):
+    """The number and the digits come first, without a task: the bot asks what for; once the customer
+    names the task it answers at once, without asking for the digits again — and a wrong guess sent that
+    way counts like any other."""
+    order = demo.pick("shipped, for the number-first customer", _shipped(demo, False))
+    me = chat(stack, f"number-first-{lang}")
+    asked = me.say(SAY_NUMBER_AND_LAST4[lang].format(number=order.number, last4=demo.last4(order)))
+    assert "/ask_order_status" in payloads(asked) and order.number in joined(asked), me.transcript
+    reply = joined(me.say("/ask_order_status"))
+    assert status_header(order.number, order.status, lang) in reply, me.transcript
+    assert text("ask_phone_last4", lang, order=order.number) not in reply, me.transcript
+
+    other = chat(stack, f"number-first-wrong-{lang}")
+    other.say(SAY_NUMBER_AND_LAST4[lang].format(number=order.number, last4=demo.wrong4(order, 1)))
+    assert texts_of(other.say("/ask_logistics")) == [
+        text("verify_failed", lang, left=2), text("ask_phone_last4", lang, order=order.number)], other.transcript
+    assert joined(other.say(demo.last4(order))).startswith(logistics_header(order, lang)), other.transcript
+
+
 # --- 2. logistics, step by step ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("exception", [False, True], ids=["normal", "exception"])

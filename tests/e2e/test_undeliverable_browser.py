@@ -85,7 +85,8 @@ def test_a_reply_the_channel_refuses_is_marked_with_the_reason_and_the_next_one_
     _send_reply(browser, Keys.ENTER)
     _wait_for(browser, "#messages .msg.agent:not(.refused) .delivery.delivered")
     assert _texts(browser, "#messages .msg.agent .delivery") == [
-        "✗ 未送达：客户超过 48 小时未发消息，微信不允许再主动发送，请待客户再次来信或改用电话联系 重新编辑发送", "✓ 已送达"]
+        "✗ 未送达：客户超过 48 小时未发消息，微信不允许再主动发送，请待客户再次来信或改用电话联系 重新编辑发送",
+        "✓ 已送达"]
     assert _texts(browser, "#messages .msg.agent:not(.refused) .text") == ["您好，\n您的退款已经处理好了"]
 
     # in English, the reason follows the console's language

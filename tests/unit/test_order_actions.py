@@ -1087,6 +1087,49 @@ async def test_start_order_task_keeps_what_the_same_message_named(shop):
     assert sets(events) == {name: None for name in TASK_SLOTS + ("phone_last4",) if name != "item_sku"}
 
 
+def _asked_what_for(message: dict) -> list:
+    """The turn before: the customer's message, the bot asking what the order number is for."""
+    return [message, {"event": "action", "name": "action_read_message"},
+            {"event": "action", "name": "utter_ask_what_for_order"}, {"event": "action", "name": "action_listen"}]
+
+
+@pytest.mark.parametrize("typed, kept", [
+    ("订单号 240813006624，手机尾号 1234", "1234"),
+    ("order 240813006624, my phone ends in 5678", "5678"),
+    ("240813006624 13800138000", "8000"),  # a whole mobile number: its end
+    ("240813006624", None),  # no digits given
+    ("订单号 240813006624，尾号 1234 或者 5678", None),  # two guesses: none is taken
+])
+async def test_start_order_task_keeps_the_digits_sent_with_the_number_just_before(typed, kept):
+    before = user_event(typed, "inform", [entity("order_number", "240813006624")])
+    tracker = make_tracker({"order_number": "240813006624", "phone_last4": None},
+                           message=user_event("/ask_order_status", "ask_order_status"),
+                           history=_asked_what_for(before))
+    _, events = await run(ActionStartOrderTask(), tracker)
+    assert sets(events) == {**{name: None for name in TASK_SLOTS}, "phone_last4": kept}
+
+
+@pytest.mark.parametrize("case", ["other intent", "no question between", "another order", "a button", "long ago"])
+async def test_start_order_task_keeps_no_digits_from_anything_else(case):
+    number = "240813006624"
+    before = user_event(f"订单号 {number}，手机尾号 1234", "inform", [entity("order_number", number)])
+    history = _asked_what_for(before)
+    slots = {"order_number": number}
+    if case == "other intent":
+        before["parse_data"]["intent"]["name"] = "ask_order_status"
+    elif case == "no question between":
+        history = [before, {"event": "action", "name": "utter_greet"}, {"event": "action", "name": "action_listen"}]
+    elif case == "another order":
+        slots["order_number"] = "240813009999"
+    elif case == "a button":
+        before["text"] = '/inform{"order_number": "%s"} 1234' % number
+    elif case == "long ago":  # another message came in between
+        history = history + [user_event("你好", "greet"), {"event": "action", "name": "utter_greet"}]
+    tracker = make_tracker(slots, message=user_event("查状态", "ask_order_status"), history=history)
+    _, events = await run(ActionStartOrderTask(), tracker)
+    assert sets(events)["phone_last4"] is None
+
+
 async def test_stop_says_nothing_changed_and_resets():
     messages, events = await run(ActionOrderStopped(), make_tracker({"language": "en"}))
     assert texts(messages) == [text("stopped", "en")]
