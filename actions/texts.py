@@ -84,6 +84,11 @@ TEXTS = {
         "zh": "已收到，您的回复已补充到工单 {number}，处理的同事会继续跟进。",
         "en": "Thank you, your reply is added to ticket {number}; the colleague handling it will carry on.",
     },
+    "ticket_reply_received_due": {
+        "zh": "已收到，您的回复已补充到工单 {number}，处理的同事会继续跟进，我们会在 {due} 前给您答复。",
+        "en": "Thank you, your reply is added to ticket {number}; the colleague handling it will carry on and get "
+              "back to you by {due}.",
+    },
     "ticket_reply_pending": {
         "zh": "已收到您的回复，稍后会自动补充到工单 {number}。",
         "en": "Got your reply; it will be added to ticket {number} in a moment.",

@@ -92,7 +92,7 @@ class ActionTicketReply(Action):
             return done
         customer_id = tracker.get_slot("verified_customer")
         try:
-            await handoff_client().ticket_message(tracker.sender_id, customer_id, number, said)
+            answer = await handoff_client().ticket_message(tracker.sender_id, customer_id, number, said)
         except HandoffUnavailable as exc:
             if not exc.retryable:
                 logger.error("ticket reply refused", extra={"sender_id": tracker.sender_id, "ticket": number,
@@ -105,5 +105,9 @@ class ActionTicketReply(Action):
                            extra={"sender_id": tracker.sender_id, "ticket": number, "error": str(exc)})
             dispatcher.utter_message(text=text("ticket_reply_pending", language, number=number))
             return done
-        dispatcher.utter_message(text=text("ticket_reply_received", language, number=number))
+        due = (((answer or {}).get("ticket") or {}).get("due") or {}).get("en" if language == "en" else "zh")
+        if due:  # the time the wait on their answer moved on
+            dispatcher.utter_message(text=text("ticket_reply_received_due", language, number=number, due=due))
+        else:
+            dispatcher.utter_message(text=text("ticket_reply_received", language, number=number))
         return done

@@ -17,7 +17,7 @@ from handoff.store import StoreError
 from handoff.ticket_store import TicketStore
 from tickets import texts
 from tickets.config import TicketConfig
-from tickets.model import STATUSES, Ticket, TicketError, TicketEvent, parse_number, waits
+from tickets.model import DONE, STATUSES, Ticket, TicketError, TicketEvent, parse_number, waits
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,13 @@ class TicketService:
                 at = due.extend(at, start, end, calendar)
             return at
         return compute
+
+    def due_texts(self, ticket: Ticket) -> Optional[dict]:
+        """When the customer will hear back, in both languages (shop time), while the ticket is not done."""
+        if ticket.status in DONE:
+            return None
+        offset = self.config.calendar.utc_offset_minutes
+        return {language: texts.when(ticket.due_at, language, offset) for language in ("zh", "en")}
 
     def _created_notice(self, ticket: Ticket) -> str:
         label = self.config.category(ticket.category).label(ticket.language)

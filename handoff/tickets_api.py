@@ -155,7 +155,9 @@ async def customer_message(request: web.Request) -> web.Response:
     sender_id, customer_id, number = _customer(body)
     service = request.app[TICKETS]
     ticket = service.customer_message(number, sender_id, customer_id, core._text(body, "text"))
-    return web.json_response({"ticket": {"number": ticket.number, "status": ticket.status}})
+    # `due`: when the customer will hear back (moved on by the wait their answer ended), for the bot to say
+    return web.json_response({"ticket": {"number": ticket.number, "status": ticket.status,
+                                         "due": service.due_texts(ticket)}})
 
 
 async def customer_csat(request: web.Request) -> web.Response:

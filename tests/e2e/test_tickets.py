@@ -198,8 +198,10 @@ def test_ticket_life_cycle_on_wechat(tickets_stack):
         _poll(lambda: slot(stack, customer.conversation_id, "ticket_reply") or None, 15,
               "the question's notice did not leave the ticket_reply slot set")
         confirmation = customer.say("iPhone 12")
-        assert confirmation == text("ticket_reply_received", "zh", number=number), confirmation
         detail = agent.ticket(number)
+        # the customer is told when they will hear back: the due time, moved on by the wait on their answer
+        assert confirmation == text("ticket_reply_received_due", "zh", number=number,
+                                    due=due_text(stack, detail["ticket"], "zh")), confirmation
         assert detail["ticket"]["status"] == "in_progress"
         assert detail["ticket"]["paused_at"] is None and detail["ticket"]["due_at"] >= asked["due_at"]
         answers = [e for e in detail["events"] if e["kind"] == "customer_message"]
@@ -395,7 +397,8 @@ def test_answer_and_rating_after_the_session_expired_still_reach_the_ticket(tick
         assert slot(stack, conversation_id, "ticket_reply") == number
         r = stack.app.send(stack.rasa_url, sender, said)
         answer = "\n".join(m.get("text") or "" for m in r.json()["messages"])
-        assert text("ticket_reply_received", "zh", number=number) in answer, answer
+        due = due_text(stack, agent.ticket(number)["ticket"], "zh")
+        assert text("ticket_reply_received_due", "zh", number=number, due=due) in answer, answer
         assert [e["text"] for e in agent.events(number, "customer_message")] == [said]
 
         agent.set_status(number, "resolved", "已为您补发")

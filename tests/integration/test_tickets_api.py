@@ -24,10 +24,12 @@ from common.undeliverable import ChannelRefused, Refusal
 from handoff import tickets_api
 from handoff.app import build_app
 from handoff.auth import hash_password
+from handoff.hours import parse_offset
 from tests.conftest import free_port
 from tests.fakes.rasa_api import FakeRasa
 from tests.fakes.server import ThreadedServer
 from tests.integration.console_client import ConsoleClient
+from tickets import texts as ticket_texts
 
 PASSWORD = "tickets-api-test-password"  # test-only
 RASA_TOKEN = "tickets-test-rasa-token-0123456789"  # test-only
@@ -42,6 +44,7 @@ class Service(ThreadedServer):
 
     def __init__(self, settings: Settings, store, rasa: FakeRasa) -> None:
         self._init_server(build_app(settings, store))
+        self.settings = settings
         self.store = store
         self.rasa = rasa
         self.token = (settings.var_dir / "secrets" / "handoff_service_token").read_text().strip()
@@ -252,7 +255,11 @@ async def test_life_cycle_over_http(service):
         assert pushed["ticket"]["number"] == number
         status, body = await bot.bot("/api/tickets/customer-message", {"sender_id": "web-life", "number": number,
                                                                         "text": "The X200"})
-        assert (status, body) == (200, {"ticket": {"number": number, "status": "in_progress"}})
+        _, now = await al.get(path)
+        due_at, offset = now["ticket"]["due_at"], parse_offset(service.settings.handoff_utc_offset)
+        assert now["ticket"]["paused_at"] is None
+        assert (status, body) == (200, {"ticket": {"number": number, "status": "in_progress", "due": {
+            "zh": ticket_texts.when(due_at, "zh", offset), "en": ticket_texts.when(due_at, "en", offset)}}})
         status, body = await al.post(path + "/replies", {"text": "A new screen is on its way"})
         assert status == 201 and body["event"]["kind"] == "reply" and body["event"]["public"] is True, body
         status, body = await al.post(path + "/notes", {"text": "ordered from the warehouse"})
