@@ -72,12 +72,13 @@ class HandoffClient:
                                                                 comment=comment))
 
     async def ticket_lookup(self, sender_id: str, customer_id: Optional[str], language: str,
-                            number: Optional[str] = None) -> str:
-        """What the customer asking about their ticket(s) reads (the service renders it)."""
+                            number: Optional[str] = None) -> dict:
+        """What the customer asking about their ticket(s) reads (`text`, rendered by the service) and the
+        ticket their next message answers (`awaiting`, or None)."""
         body = {"sender_id": sender_id, "customer_id": customer_id, "language": language}
         if number:
             body["number"] = number
-        return (await self.post("/api/tickets/lookup", body))["text"]
+        return await self.post("/api/tickets/lookup", body)
 
     async def csat(self, handoff_id: str, score: int, comment: Optional[str] = None) -> dict:
         return await self.post("/api/csat", {"handoff_id": handoff_id, "score": score, "comment": comment or ""})

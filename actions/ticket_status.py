@@ -8,11 +8,12 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_client import HandoffUnavailable, handoff_client
 from actions.texts import text
+from actions.tickets import TICKET_REPLY_SLOT
 from common.ticket_query import ticket_query
 
 logger = logging.getLogger(__name__)
@@ -33,5 +34,8 @@ class ActionTicketStatus(Action):
             logger.error("ticket lookup failed", extra={"sender_id": tracker.sender_id, "error": str(exc)})
             dispatcher.utter_message(text=text("ticket_lookup_failed", language))
             return []
-        dispatcher.utter_message(text=answer)
-        return []
+        dispatcher.utter_message(text=answer["text"])
+        # The one ticket shown that waits on the customer: their next message is its answer (as after the
+        # question itself, actions/tickets.py), also when they had turned to something else meanwhile.
+        awaiting = answer.get("awaiting")
+        return [SlotSet(TICKET_REPLY_SLOT, awaiting)] if awaiting else []

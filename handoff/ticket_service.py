@@ -10,14 +10,14 @@ someone else or close one that is not resolved.
 from __future__ import annotations
 
 import logging
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from handoff.service import Event, HandoffService, NotAllowed
 from handoff.store import StoreError
 from handoff.ticket_store import TicketStore
 from tickets import texts
 from tickets.config import TicketConfig
-from tickets.model import DONE, STATUSES, Ticket, TicketError, TicketEvent, parse_number, waits
+from tickets.model import DONE, STATUSES, WAITING, Ticket, TicketError, TicketEvent, parse_number, waits
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,17 @@ class TicketService:
                         number: Optional[str] = None) -> str:
         """What the customer asking about their ticket(s) reads: the quoted one (their own only), or
         their tickets not closed (newest first, at most 5), in `language`."""
+        return self.customer_lookup_answer(sender_id, customer_id, language, number)[0]
+
+    def _question(self, ticket: Ticket) -> str:
+        """What a ticket waiting on the customer asked them (its latest question)."""
+        asked = [e.text for e in self.tickets.events(ticket.id) if e.kind == "status" and e.to_status == WAITING]
+        return asked[-1] if asked else ""
+
+    def customer_lookup_answer(self, sender_id: str, customer_id: Optional[str], language: str,
+                               number: Optional[str] = None) -> Tuple[str, Optional[str]]:
+        """`customer_lookup`'s text, and the number of the ticket the customer's next message answers: the
+        one ticket among those shown that waits on them (its question is shown), else None."""
         language = "en" if language == "en" else "zh"
         if number:
             try:
@@ -255,13 +266,20 @@ class TicketService:
         else:
             found = [t for t in self.of_customer(sender_id, customer_id) if t.status != "closed"][:5]
         lines = []
+        waiting = [t for t in found if t.status == WAITING]
         for ticket in found:
             category = self.config.categories.get(ticket.category)
             label = category.label(language) if category else ticket.category
+            if ticket.status == WAITING:
+                lines.append(texts.waiting_line(language, ticket.number, label, self._question(ticket)))
+                continue
             due = texts.when(ticket.due_at, language, self.config.calendar.utc_offset_minutes)
             lines.append(texts.status_line(language, ticket.number, label, ticket.status, due,
                                            ticket.status in ("resolved", "closed")))
-        return texts.lookup(language, lines, number or "")
+        awaiting = waiting[0].number if len(waiting) == 1 else None
+        if awaiting:
+            lines.append(texts.reply_prompt(language, awaiting))
+        return texts.lookup(language, lines, number or ""), awaiting
 
     # --- time ---------------------------------------------------------------------------------------------
     def housekeeping(self) -> List[Ticket]:

@@ -183,9 +183,10 @@ async def customer_lookup(request: web.Request) -> web.Response:
     if customer_id is not None and (not isinstance(customer_id, str) or len(customer_id) > 128):
         raise ValueError("'customer_id' must be a string")
     number = core._text(body, "number", required=False, limit=20)
-    text = request.app[TICKETS].customer_lookup(core._text(body, "sender_id", limit=200), customer_id or None,
-                                                str(body.get("language") or "zh"), number)
-    return web.json_response({"text": text})
+    text, awaiting = request.app[TICKETS].customer_lookup_answer(
+        core._text(body, "sender_id", limit=200), customer_id or None, str(body.get("language") or "zh"), number)
+    # `awaiting`: the ticket the customer's next message answers (the one shown that waits on them)
+    return web.json_response({"text": text, "awaiting": awaiting})
 
 
 # --- wiring -------------------------------------------------------------------------------------------

@@ -87,6 +87,21 @@ def status_line(language: str, number: str, category: str, status: str, due: str
     return f"工单 {number}（{category}）：{zh}" + ("。" if done else f"，预计 {due} 前答复。")
 
 
+def waiting_line(language: str, number: str, category: str, question: str) -> str:
+    """A ticket waiting on the customer, as they read it when asking: what it waits for (no due time:
+    its clock is stopped until they answer)."""
+    if language == "en":
+        return f"Ticket {number} ({category}): waiting for information from you: {question}"
+    return f"工单 {number}（{category}）：等待您补充信息：{question}"
+
+
+def reply_prompt(language: str, number: str) -> str:
+    """After the lookup of the one ticket waiting on them: their next message goes to it."""
+    if language == "en":
+        return f"Just reply here with it and I will add it to ticket {number}."
+    return f"请直接在这里回复，我会把它补充到工单 {number}。"
+
+
 def lookup(language: str, lines: list, number: str = "") -> str:
     if number and not lines:
         if language == "en":

@@ -292,6 +292,23 @@ def test_english_app_customer_gets_english_notices_and_a_new_request_is_not_swal
         assert detail["ticket"]["status"] == "waiting_customer" and detail["ticket"]["paused_at"] is not None
         assert slot(stack, f"app:{sender}", "ticket_reply") is None
         assert [c.message.get("text") for c in app.callbacks_for(sender)][-2:] == [created, question]
+
+        # they drop the order question and ask how the ticket is doing: they read its question, and their
+        # next message answers it
+        r = app.send(stack.rasa_url, sender, "never mind")
+        assert "stopped" in "\n".join(m.get("text") or "" for m in r.json()["messages"]), r.json()
+        r = app.send(stack.rasa_url, sender, "what's my ticket status?")
+        status = "\n".join(m.get("text") or "" for m in r.json()["messages"])
+        assert status == "\n".join([
+            ticket_texts.waiting_line("en", number, "Delivery problem", "Which courier brought the parcel?"),
+            ticket_texts.reply_prompt("en", number)]), status
+        assert slot(stack, f"app:{sender}", "ticket_reply") == number
+        r = app.send(stack.rasa_url, sender, "It was SF Express")
+        answer = "\n".join(m.get("text") or "" for m in r.json()["messages"])
+        assert answer.startswith(f"Thank you, your reply is added to ticket {number}"), answer
+        detail = agent.ticket(number)
+        assert [e["text"] for e in detail["events"] if e["kind"] == "customer_message"] == ["It was SF Express"]
+        assert detail["ticket"]["status"] == "in_progress"
     finally:
         agent.close()
 

@@ -493,8 +493,19 @@ def test_a_customer_asking_reads_their_own_tickets_in_their_language(world):
         "工单 T000002（物流问题）：已登记，等待处理，预计 3月3日（周二）10:00 前答复。",
         "工单 T000001（技术问题）：已登记，等待处理，预计 3月4日（周三）10:00 前答复。"]
     world.service.set_status("gen", screen.id, "waiting_customer", "型号？")
-    assert world.service.customer_lookup("web-1", None, "en", "T000001") == (
-        "Ticket T000001 (Technical problem): waiting for information from you, answer due by Wed 4 Mar, 10:00.")
+    # waiting on them: what it asked, no due time (its clock stands still), and their next message answers it
+    assert world.service.customer_lookup_answer("web-1", None, "en", "T000001") == (
+        "Ticket T000001 (Technical problem): waiting for information from you: 型号？\n"
+        "Just reply here with it and I will add it to ticket T000001.", "T000001")
+    assert world.service.customer_lookup_answer("web-1", None, "zh") == (
+        "工单 T000002（物流问题）：已登记，等待处理，预计 3月3日（周二）10:00 前答复。\n"
+        "工单 T000001（技术问题）：等待您补充信息：型号？\n请直接在这里回复，我会把它补充到工单 T000001。", "T000001")
+    world.service.set_status("ord", 2, "waiting_customer", "Which address?")  # two waiting: no guess which
+    text, awaiting = world.service.customer_lookup_answer("web-1", None, "en")
+    assert awaiting is None and text.splitlines() == [
+        "Ticket T000002 (Delivery problem): waiting for information from you: Which address?",
+        "Ticket T000001 (Technical problem): waiting for information from you: 型号？"]
+    world.service.set_status("ord", 2, "in_progress")
     world.service.set_status("gen", screen.id, "resolved", "换了屏幕")
     assert world.service.customer_lookup("web-1", None, "zh", "t000001") == "工单 T000001（技术问题）：已解决。"
     # someone else's number reads as one never issued; a customer without tickets hears so
