@@ -29,6 +29,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ops.paths import ROOT, VENV_BIN
 from tests.conftest import free_port
+from tests.e2e.located import texts as _texts  # read in one go: the page may redraw between reads
 from tests.health import wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -220,12 +221,6 @@ def _click(driver, css: str) -> None:
 
 def _wait_for(driver, css: str):
     return _wait(driver).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def _texts(driver, css: str) -> List[str]:
-    """The texts of the elements, read in one go (the page may redraw in between single reads)."""
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent)", css)
 
 
 def _message_texts(driver, direction: str) -> List[str]:

@@ -14,7 +14,7 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 import requests
@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
+from tests.e2e.located import attributes
 from tests.e2e.test_console import HandoffService, _api, _js_errors, _log_in, _open_console, _texts, _wait, _wait_for
 from tests.unit.test_insight_metrics import build_world
 
@@ -57,11 +58,6 @@ def _wait_kpi(driver, key: str, value: str) -> None:
     _wait(driver).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, f'.kpi[data-kpi="{key}"] .kpi-value'),
                                                          value))
     assert _kpi(driver, key) == value
-
-
-def _values(driver, css: str) -> List[str]:
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]), e => e.dataset.value)", css)
 
 
 def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffService, browser, tmp_path: Path):
@@ -106,12 +102,12 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     assert "nlu_fallback" in browser.find_element(By.CSS_SELECTOR, '.kpi[data-kpi="fallback_rate"]').get_attribute(
         "title")
     # the time series: a bar for conversations and one for handoffs per day, a containment point per day
-    assert _values(browser, "#series-chart rect.bar.b-conv") == ["3", "4", "2"]
-    assert _values(browser, "#series-chart rect.bar.b-handoff") == ["2", "2", "2"]
+    assert attributes(browser, "#series-chart rect.bar.b-conv", "data-value") == ["3", "4", "2"]
+    assert attributes(browser, "#series-chart rect.bar.b-handoff", "data-value") == ["2", "2", "2"]
     assert _count(browser, "#series-chart circle.pt") == 3
     assert _count(browser, "#series-chart polyline.rate-line") == 1
     # CSAT 1..5 and the breakdowns
-    assert _values(browser, "#csat-chart rect.bar") == ["0", "1", "0", "1", "1"]
+    assert attributes(browser, "#csat-chart rect.bar", "data-value") == ["0", "1", "0", "1", "1"]
     assert _count(browser, '#breakdowns svg[data-dim="channel"] rect.bar') == 3
     assert _count(browser, '#breakdowns svg[data-dim="queue"] rect.bar') == 5
     assert _count(browser, "#reason-chart rect.bar") == 3
@@ -155,7 +151,7 @@ def test_supervisor_reads_filters_and_exports_the_dashboard(service: HandoffServ
     assert _kpi(browser, "first_response") == "100 秒 / 120 秒"
     assert _kpi(browser, "csat") == "3.00"
     assert _kpi(browser, "sla_compliance") == "66.7%"
-    assert _values(browser, "#series-chart rect.bar.b-conv") == ["2", "1", "0"]
+    assert attributes(browser, "#series-chart rect.bar.b-conv", "data-value") == ["2", "1", "0"]
     assert _count(browser, "#series-chart circle.pt") == 2  # day 3 had no wechat conversation: no rate, no point
     assert _count(browser, '#breakdowns svg[data-dim="channel"] rect.bar') == 1
     assert "channel=wechat" in browser.current_url  # the view can be bookmarked

@@ -17,15 +17,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from actions.texts import text
 from handoff.auth import hash_password
 from handoff.store import HandoffStore
-from tests.e2e.located import attributes
+from tests.e2e.located import attributes, texts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 WAIT = 40
-
-
-def _bot_texts(driver) -> list:
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll('.rw-response'), e => e.textContent)")
 
 
 def _customer_says(driver, message: str) -> None:
@@ -35,7 +30,7 @@ def _customer_says(driver, message: str) -> None:
 
 
 def _customer_sees(driver, fragment: str) -> None:
-    WebDriverWait(driver, WAIT).until(lambda d: any(fragment in t for t in _bot_texts(d)),
+    WebDriverWait(driver, WAIT).until(lambda d: any(fragment in t for t in texts(d, ".rw-response")),
                                       f"the customer never saw {fragment!r}")
 
 
@@ -58,12 +53,6 @@ def _click(driver, css: str) -> None:
         d.find_element(By.CSS_SELECTOR, css).click()
         return True
     WebDriverWait(driver, WAIT, ignored_exceptions=(Exception,)).until(click)
-
-
-def _agent_messages(driver, direction: str) -> list:
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]), e => e.textContent)",
-        f"#messages .msg.{direction} .text")
 
 
 def _new_agent(stack) -> tuple:
@@ -105,7 +94,7 @@ def test_customer_in_web_chat_and_agent_in_console(stack, new_browser, tmp_path)
         # Both ways.
         _customer_says(customer, "包裹三天没动了，能帮我催一下吗")
         WebDriverWait(console, WAIT).until(
-            lambda d: "包裹三天没动了，能帮我催一下吗" in _agent_messages(d, "customer"))
+            lambda d: "包裹三天没动了，能帮我催一下吗" in texts(d, "#messages .msg.customer .text"))
         console.find_element(By.ID, "reply").send_keys("好的，我马上联系快递公司加急", Keys.ENTER)
         _customer_sees(customer, "我马上联系快递公司加急")
         console.save_screenshot(str(tmp_path / "console.png"))
@@ -135,7 +124,7 @@ def test_customer_in_web_chat_and_agent_in_console(stack, new_browser, tmp_path)
         _customer_sees(customer, text("handback", "zh"))
         _customer_says(customer, "那订单状态呢")
         WebDriverWait(customer, WAIT).until(
-            lambda d: sum("240620551873" in t for t in _bot_texts(d)) >= 2, "the order number was forgotten")
+            lambda d: sum("240620551873" in t for t in texts(d, ".rw-response")) >= 2, "the order number was forgotten")
     finally:
         for driver in (console,):
             try:
