@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff_client import HandoffUnavailable, handoff_client, ticket_body
 from actions.handoff_outbox import handoff_outbox
 from actions.texts import text
+from common.language import pick
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +106,10 @@ class ActionTicketReply(Action):
                            extra={"sender_id": tracker.sender_id, "ticket": number, "error": str(exc)})
             dispatcher.utter_message(text=text("ticket_reply_pending", language, number=number))
             return done
-        due = (((answer or {}).get("ticket") or {}).get("due") or {}).get("en" if language == "en" else "zh")
+        due = ((answer or {}).get("ticket") or {}).get("due")
         if due:  # the time the wait on their answer moved on
-            dispatcher.utter_message(text=text("ticket_reply_received_due", language, number=number, due=due))
+            dispatcher.utter_message(text=text("ticket_reply_received_due", language, number=number,
+                                               due=pick(due, language)))
         else:
             dispatcher.utter_message(text=text("ticket_reply_received", language, number=number))
         return done

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Tuple
 
 from handoff.service import Event, HandoffService, NotAllowed
 from handoff.store import StoreError
-from handoff.ticket_store import TicketStore
+from handoff.ticket_store import TicketStore, plain_resume
 from tickets import texts
 from tickets.config import TicketConfig
 from tickets.model import DONE, STATUSES, WAITING, Ticket, TicketError, TicketEvent, parse_number, waits
@@ -80,11 +80,9 @@ class TicketService:
     # --- the due time's clock ---------------------------------------------------------------------------
     def _resumed_due(self, ticket: Ticket, now: float) -> float:
         """The due time once the wait on the customer that began at `ticket.paused_at` ends at `now`."""
-        if ticket.paused_at is None:
-            return ticket.due_at
         category = self.config.categories.get(ticket.category)
-        if category is None:  # a category since removed from tickets.yml: plain time
-            return ticket.due_at + max(0.0, now - ticket.paused_at)
+        if ticket.paused_at is None or category is None:  # (a category since removed from tickets.yml: plain time)
+            return plain_resume(ticket, now)
         return category.due.extend(ticket.due_at, ticket.paused_at, now, self.config.calendar)
 
     def _due_from_creation(self, category: str):

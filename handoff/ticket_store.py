@@ -32,12 +32,18 @@ MAY_BECOME_TICKET = ("active", "ticket", "closed", "returned")
 Resume = Callable[[Ticket, float], float]
 
 
-def _plain_resume(ticket: Ticket, now: float) -> float:
+def plain_resume(ticket: Ticket, now: float) -> float:
+    """The due time moved on by the wait's plain seconds (unchanged when the ticket is not paused)."""
     return ticket.due_at + max(0.0, now - (ticket.paused_at if ticket.paused_at is not None else now))
 
 
 def _ticket(row: tuple) -> Ticket:
     return Ticket(*row)
+
+
+def _history(db: Sql, ticket_id: int) -> List[TicketEvent]:
+    return [_event(r) for r in db.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM ticket_events WHERE ticket_id = ? ORDER BY id", (ticket_id,)).fetchall()]
 
 
 def _wait_sets(before: Ticket, to_status: str, now: float, resume: Resume) -> List[tuple]:
@@ -150,9 +156,7 @@ class TicketStore:
         return found
 
     def events(self, ticket_id: int) -> List[TicketEvent]:
-        rows = self.store._read(lambda db: db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM ticket_events WHERE ticket_id = ? ORDER BY id", (ticket_id,)).fetchall())
-        return [_event(r) for r in rows]
+        return self.store._read(lambda db: _history(db, ticket_id))
 
     # --- changes --------------------------------------------------------------------------------------
     def create(self, conversation_id: int, *, category: str, department: str, subject: str, due_at: float,
@@ -199,7 +203,7 @@ class TicketStore:
 
     def change_status(self, ticket_id: int, to_status: str, agent_id: Optional[str], text: str = "",
                       notice: Optional[str] = None, ask: Optional[str] = None,
-                      resume: Resume = _plain_resume) -> Ticket:
+                      resume: Resume = plain_resume) -> Ticket:
         """A status change, its event (with the agent's text for the customer, if any) and the notice.
         Into waiting_customer the due time's clock stops; out of it the due time moves on by `resume`."""
         def work(db):
@@ -276,20 +280,14 @@ class TicketStore:
             ticket = _one(db, ticket_id)
             if ticket.status in DONE:
                 raise StoreError(f"ticket {ticket.number} is {ticket.status}")
-            if callable(due_at):
-                history = [_event(r) for r in db.execute(
-                    f"SELECT {_EVENT_COLUMNS} FROM ticket_events WHERE ticket_id = ? ORDER BY id",
-                    (ticket_id,)).fetchall()]
-                new_due = due_at(ticket, history)
-            else:
-                new_due = due_at
+            new_due = due_at(ticket, _history(db, ticket_id)) if callable(due_at) else due_at
             db.execute("UPDATE tickets SET category = ?, department = ?, due_at = ?, overdue_at = NULL, "
                        "updated_at = ? WHERE id = ?", (category, department, new_due, now, ticket_id))
             _add_event(db, ticket_id, "category", now, by, f"{ticket.category} -> {category}")
             return _one(db, ticket_id)
         return self.store._write(work)
 
-    def customer_message(self, ticket_id: int, text: str, resume: Resume = _plain_resume) -> Ticket:
+    def customer_message(self, ticket_id: int, text: str, resume: Resume = plain_resume) -> Ticket:
         """The customer's answer: added to the history; a ticket waiting on them is in progress again (its
         due time moved on by `resume`)."""
         def work(db):
